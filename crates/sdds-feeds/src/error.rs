@@ -1,0 +1,47 @@
+//! Errors of the feed catalog and CSV decoding.
+
+/// What can go wrong while reading a feed.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// A schema file is malformed.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// The header line is unusable.
+    #[error("{key}: bad header: {reason}")]
+    Header {
+        /// Object key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A data row cannot be stored.
+    #[error("{key}:{}: {}", .row.line, .row.reason)]
+    Row {
+        /// Object key.
+        key: String,
+        /// The rejected row.
+        row: RowError,
+    },
+    /// The CSV itself cannot be read (I/O or encoding).
+    #[error("{key}: {reason}")]
+    Csv {
+        /// Object key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Arrow refused a batch.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+/// One rejected CSV record, with what it said and why it was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based line where the record starts.
+    pub line: u64,
+    /// Why it was rejected.
+    pub reason: String,
+    /// The record's fields, re-joined as CSV.
+    pub raw: String,
+}

@@ -1,0 +1,78 @@
+//! Where feeds come from: a bucket-shaped folder, an embedded copy, (later) S3.
+//!
+//! Every source lists objects and streams byte ranges of them; [`BlockingReader`] turns such a
+//! stream into a `std::io::Read` for the CSV decoder running on a blocking thread.
+
+mod blocking;
+mod embedded;
+mod local;
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+pub use blocking::BlockingReader;
+pub use embedded::EmbeddedSource;
+pub use local::LocalSource;
+
+/// One object in a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Key relative to the source root, `/`-separated, e.g. `productfeed_v1/year=2026/month=10/data.csv`.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Changes whenever the object is written (S3 ETag; modification time for files).
+    pub etag: Option<String>,
+}
+
+/// What can go wrong reading a source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The source location cannot be used.
+    #[error("source {location}: {reason}")]
+    Location {
+        /// The location given.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading an object failed.
+    #[error("{key}: {reason}")]
+    Read {
+        /// Object key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A stream of an object's bytes.
+pub type ByteStream = BoxStream<'static, Result<Bytes, SourceError>>;
+
+/// A bucket-shaped collection of feed files.
+#[async_trait::async_trait]
+pub trait Source: Send + Sync {
+    /// Where it is, for messages (`/data/feeds`, `s3://bucket/prefix`, `embedded sample-feeds`).
+    fn location(&self) -> String;
+    /// Every object, sorted by key.
+    async fn list(&self) -> Result<Vec<ObjectInfo>, SourceError>;
+    /// Streams the bytes of `range` of an object.
+    async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream, SourceError>;
+
+    /// Reads a small range whole (a verification read).
+    async fn read_all(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, SourceError> {
+        use futures::TryStreamExt;
+        let expected = range.end - range.start;
+        let chunks: Vec<Bytes> = self.read(key, range).await?.try_collect().await?;
+        let data = chunks.concat();
+        if data.len() as u64 != expected {
+            return Err(SourceError::Read {
+                key: key.to_string(),
+                reason: format!("expected {expected} bytes, got {}", data.len()),
+            });
+        }
+        Ok(data)
+    }
+}

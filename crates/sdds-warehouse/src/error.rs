@@ -1,0 +1,67 @@
+//! Errors of the warehouse.
+
+use sdds_feeds::FeedError;
+use sdds_source::SourceError;
+
+/// What can go wrong while syncing or reading the warehouse.
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    /// The warehouse location cannot be used.
+    #[error("warehouse {location}: {reason}")]
+    Location {
+        /// The location given.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading the source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A feed file cannot be decoded.
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+    /// Delta Lake refused an operation.
+    #[error("{table}: {source}")]
+    Delta {
+        /// Table name.
+        table: String,
+        /// The Delta error.
+        #[source]
+        source: deltalake::DeltaTableError,
+    },
+    /// Another sync committed to the table first.
+    #[error("{table}: another sync committed to this table while this one ran; nothing was written, run sync again")]
+    Conflict {
+        /// Table name.
+        table: String,
+    },
+    /// The stored sync state is unreadable.
+    #[error("{table}: sync state in the Delta log is unreadable: {reason}")]
+    State {
+        /// Table name.
+        table: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No such table in the warehouse.
+    #[error("no table {0} in the warehouse")]
+    NoTable(String),
+}
+
+impl WarehouseError {
+    pub(crate) fn delta(table: &str, source: deltalake::DeltaTableError) -> WarehouseError {
+        let text = source.to_string();
+        if text.contains("already exists")
+            || text.contains("VersionAlreadyExists")
+            || text.contains("conflict")
+        {
+            return WarehouseError::Conflict {
+                table: table.to_string(),
+            };
+        }
+        WarehouseError::Delta {
+            table: table.to_string(),
+            source,
+        }
+    }
+}

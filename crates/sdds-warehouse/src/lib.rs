@@ -1,0 +1,17 @@
+//! The warehouse: one Delta Lake table per feed, kept in step with the source by `sync`.
+//!
+//! Each sync writes at most one commit per table. The commit's `commitInfo` records how much of
+//! every source object the table holds ([`TableState`]), so data and bookkeeping are atomic.
+
+pub mod error;
+pub mod location;
+pub mod plan;
+pub mod state;
+pub mod status;
+pub mod sync;
+
+pub use error::WarehouseError;
+pub use location::Warehouse;
+pub use state::TableState;
+pub use status::{table_status, TableStatus};
+pub use sync::{sync, SyncOptions, SyncReport, TableReport};

@@ -1,0 +1,50 @@
+//! `status`: what each table holds.
+
+use serde::Serialize;
+
+use crate::error::WarehouseError;
+use crate::location::Warehouse;
+use crate::state::TableState;
+
+/// The state of one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableStatus {
+    /// Table name.
+    pub table: String,
+    /// Delta version, or none if the table does not exist yet.
+    pub version: Option<u64>,
+    /// Rows stored.
+    pub rows: u64,
+    /// When the last sync committed (RFC 3339).
+    pub last_sync: Option<String>,
+    /// Id of the last sync.
+    pub last_sync_id: Option<String>,
+    /// Source objects consumed.
+    pub objects: usize,
+    /// Source objects that have vanished from the source.
+    pub objects_vanished: usize,
+}
+
+/// Reads the status of one table.
+pub async fn table_status(
+    warehouse: &Warehouse,
+    table: &str,
+) -> Result<TableStatus, WarehouseError> {
+    let delta = warehouse.open_table(table, false).await?;
+    let version = delta.version();
+    let state = match version {
+        Some(_) => TableState::load(&delta, table).await?,
+        None => None,
+    };
+    Ok(TableStatus {
+        table: table.to_string(),
+        version,
+        rows: state.as_ref().map_or(0, TableState::rows),
+        last_sync: state.as_ref().map(|s| s.synced_at.clone()),
+        last_sync_id: state.as_ref().map(|s| s.sync_id.clone()),
+        objects: state.as_ref().map_or(0, |s| s.objects.len()),
+        objects_vanished: state
+            .as_ref()
+            .map_or(0, |s| s.objects.values().filter(|o| o.vanished).count()),
+    })
+}

@@ -1,0 +1,559 @@
+//! `sync`: bring every feed table up to date with the source, one Delta commit per table.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, MetadataExt, Remove, StructType};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
+use futures::StreamExt;
+use sdds_feeds::{decode, Catalog, DecodeJob, Decoded, Feed, FeedError, Lineage};
+use sdds_source::{BlockingReader, ObjectInfo, Source};
+use serde::Serialize;
+
+use crate::error::WarehouseError;
+use crate::location::Warehouse;
+use crate::plan::{group_by_feed, ObjectAction, PlannedObject, TablePlan};
+use crate::state::{FileRef, ObjectState, TableState, COMMIT_INFO_KEY, TAIL_BYTES};
+
+/// Settings of one sync run.
+#[derive(Clone)]
+pub struct SyncOptions {
+    /// Id stamped on every row and commit of this run.
+    pub sync_id: String,
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
+    /// Rows per record batch.
+    pub batch_rows: usize,
+    /// Tables synced at the same time.
+    pub parallel_tables: usize,
+    /// Called with the number of source bytes read, as they are read.
+    pub on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+}
+
+impl SyncOptions {
+    /// Options with a fresh sync id, starting now.
+    pub fn new() -> SyncOptions {
+        let started_at = Utc::now();
+        let sync_id = format!(
+            "{}-{}",
+            started_at.format("%Y%m%dT%H%M%SZ"),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        SyncOptions {
+            sync_id,
+            started_at,
+            batch_rows: sdds_feeds::decode::DEFAULT_BATCH_ROWS,
+            parallel_tables: 2,
+            on_bytes: None,
+        }
+    }
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions::new()
+    }
+}
+
+/// What a sync did to one table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableReport {
+    /// Table name.
+    pub table: String,
+    /// Objects read for the first time.
+    pub objects_new: usize,
+    /// Objects of which only appended bytes were read.
+    pub objects_grown: usize,
+    /// Objects re-read because they were rewritten.
+    pub objects_rewritten: usize,
+    /// Objects with nothing new.
+    pub objects_unchanged: usize,
+    /// Objects no longer in the source (rows kept).
+    pub objects_vanished: usize,
+    /// Source bytes read, verification reads included.
+    pub bytes_read: u64,
+    /// Rows added.
+    pub rows_added: u64,
+    /// Rows removed because their object was rewritten.
+    pub rows_removed: u64,
+    /// Delta version committed, if any.
+    pub version: Option<u64>,
+    /// Why the table failed, if it did (nothing was written to it).
+    pub error: Option<String>,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    /// The run's id.
+    pub sync_id: String,
+    /// Where the source was.
+    pub source: String,
+    /// One entry per feed table.
+    pub tables: Vec<TableReport>,
+    /// Source keys that are not feed files (unknown prefix or layout).
+    pub ignored: Vec<String>,
+}
+
+impl SyncReport {
+    /// Tables that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &TableReport> {
+        self.tables.iter().filter(|t| t.error.is_some())
+    }
+
+    /// Sum of a per-table number.
+    pub fn total(&self, f: impl Fn(&TableReport) -> u64) -> u64 {
+        self.tables.iter().map(f).sum()
+    }
+}
+
+/// Syncs every feed of the catalog from `source` into `warehouse`.
+///
+/// A table that fails is left exactly as it was and reported; the other tables proceed.
+pub async fn sync(
+    source: Arc<dyn Source>,
+    warehouse: &Warehouse,
+    catalog: &Catalog,
+    options: &SyncOptions,
+) -> Result<SyncReport, WarehouseError> {
+    let listed = source.list().await?;
+    let (groups, ignored) = group_by_feed(catalog, listed);
+    let tables = futures::stream::iter(groups)
+        .map(|(feed, objects)| {
+            let source = source.clone();
+            async move {
+                let mut report = TableReport {
+                    table: feed.name.clone(),
+                    ..Default::default()
+                };
+                if let Err(e) = sync_table(
+                    source.as_ref(),
+                    warehouse,
+                    feed,
+                    objects,
+                    options,
+                    &mut report,
+                )
+                .await
+                {
+                    report.error = Some(e.to_string());
+                    report.version = None;
+                    report.rows_added = 0;
+                    report.rows_removed = 0;
+                }
+                report
+            }
+        })
+        .buffered(options.parallel_tables.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    Ok(SyncReport {
+        sync_id: options.sync_id.clone(),
+        source: source.location(),
+        tables,
+        ignored,
+    })
+}
+
+async fn sync_table(
+    source: &dyn Source,
+    warehouse: &Warehouse,
+    feed: &Feed,
+    objects: Vec<ObjectInfo>,
+    options: &SyncOptions,
+    report: &mut TableReport,
+) -> Result<(), WarehouseError> {
+    let name = feed.name.as_str();
+    let delta = |e: deltalake::DeltaTableError| WarehouseError::delta(name, e);
+    let url = warehouse.table_url(name);
+    let table = warehouse.open_table(name, true).await?;
+    let exists = table.version().is_some();
+    if !exists && objects.is_empty() {
+        return Ok(());
+    }
+    let old_state = if exists {
+        TableState::load(&table, name).await?
+    } else {
+        None
+    };
+    let plan = TablePlan::new(objects, old_state.as_ref());
+    report.objects_new = plan.count(ObjectAction::New);
+    report.objects_grown = plan.count(ObjectAction::Grown);
+    report.objects_rewritten = plan.count(ObjectAction::Rewritten);
+    report.objects_unchanged = plan.count(ObjectAction::Unchanged);
+    report.objects_vanished = plan.vanished.len();
+    if exists && plan.is_noop() {
+        return Ok(());
+    }
+
+    let table_schema: SchemaRef = if exists {
+        table.snapshot().map_err(delta)?.snapshot().arrow_schema()
+    } else {
+        feed.table_schema()
+    };
+    let mut writer = RecordBatchWriter::try_new(
+        url.as_str(),
+        table_schema.clone(),
+        None,
+        Some(warehouse.storage_options().clone()),
+    )
+    .map_err(delta)?;
+    let mut state = old_state.unwrap_or_default();
+    let mut removes = Vec::new();
+    let mut adds = Vec::new();
+    let ingested_at_micros = options.started_at.timestamp_micros();
+    for key in &plan.vanished {
+        if let Some(object) = state.objects.get_mut(key) {
+            object.vanished = true;
+        }
+    }
+    for planned in plan
+        .objects
+        .iter()
+        .filter(|o| o.action != ObjectAction::Unchanged)
+    {
+        let old = state.objects.get(&planned.info.key).cloned();
+        let read = plan_read(source, planned, old.as_ref(), report).await?;
+        if read.replace {
+            if let Some(old) = &old {
+                report.rows_removed += old.rows;
+                removes.extend(
+                    old.files
+                        .iter()
+                        .map(|f| remove_action(f, options.started_at)),
+                );
+            }
+        }
+        let lineage = Lineage {
+            source_key: planned.info.key.clone(),
+            sync_id: options.sync_id.clone(),
+            ingested_at_micros,
+        };
+        let job = DecodeJob {
+            feed,
+            target: writer.arrow_schema(),
+            lineage,
+            header: read.header.clone(),
+            first_line: read.first_line,
+            batch_rows: options.batch_rows,
+        };
+        let outcome = read_object(
+            source,
+            &planned.info.key,
+            read.range.clone(),
+            read.tail_prefix,
+            job,
+            &mut writer,
+            options,
+        )
+        .await?;
+        report.bytes_read += read.range.end - read.range.start;
+        let new_adds = writer.flush().await.map_err(delta)?;
+        let files: Vec<FileRef> = new_adds
+            .iter()
+            .map(|a| FileRef {
+                path: a.path.clone(),
+                size: a.size,
+                rows: rows_in_stats(a.stats.as_deref()),
+            })
+            .collect();
+        adds.extend(new_adds.into_iter().map(Action::Add));
+        report.rows_added += outcome.rows;
+        let mut object = match (read.replace, old) {
+            (false, Some(old)) => old,
+            _ => ObjectState::default(),
+        };
+        object.consumed = read.range.end;
+        object.etag = planned.info.etag.clone();
+        object.header = read.header.or(outcome.header).unwrap_or_default();
+        object.lines = read.first_line - 1 + outcome.lines;
+        object.rows += outcome.rows;
+        object.tail_crc = crc32fast::hash(&outcome.tail);
+        object.files.extend(files);
+        object.vanished = false;
+        state.objects.insert(planned.info.key.clone(), object);
+    }
+
+    state.sync_id = options.sync_id.clone();
+    state.synced_at = options
+        .started_at
+        .to_rfc3339_opts(SecondsFormat::Millis, true);
+    state.source = source.location();
+    state.rows_added = report.rows_added;
+    state.rows_removed = report.rows_removed;
+    state.bytes_read = report.bytes_read;
+    let state_json = serde_json::to_value(&state).map_err(|e| WarehouseError::State {
+        table: name.into(),
+        reason: e.to_string(),
+    })?;
+    let properties = CommitProperties::default()
+        .with_metadata([
+            (COMMIT_INFO_KEY.to_string(), state_json),
+            (
+                "engineInfo".to_string(),
+                format!("sdds {}", env!("CARGO_PKG_VERSION")).into(),
+            ),
+        ])
+        .with_max_retries(0);
+
+    let final_schema: StructType = writer
+        .arrow_schema()
+        .try_into_kernel()
+        .map_err(|e| delta(e.into()))?;
+    let mut actions: Vec<Action> = removes;
+    actions.extend(adds);
+    let version = if exists {
+        if writer.arrow_schema().fields().len() != table_schema.fields().len() {
+            let metadata = table
+                .snapshot()
+                .map_err(delta)?
+                .metadata()
+                .clone()
+                .with_schema(&final_schema)
+                .map_err(|e| delta(e.into()))?;
+            actions.push(Action::Metadata(metadata));
+        }
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: None,
+            predicate: None,
+        };
+        let finalized = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(
+                Some(table.snapshot().map_err(delta)?),
+                table.log_store(),
+                operation,
+            )
+            .await
+            .map_err(delta)?;
+        finalized.version()
+    } else {
+        let created = table
+            .create()
+            .with_table_name(name)
+            .with_comment(feed.description.clone())
+            .with_columns(final_schema.fields().cloned())
+            .with_actions(actions)
+            .with_commit_properties(properties)
+            .await
+            .map_err(delta)?;
+        created.version().unwrap_or(0)
+    };
+    report.version = Some(version);
+    Ok(())
+}
+
+/// What to read of one object.
+struct PlannedRead {
+    range: Range<u64>,
+    header: Option<Vec<String>>,
+    first_line: u64,
+    /// The verified bytes just before `range` (part of the new tail checksum).
+    tail_prefix: Vec<u8>,
+    /// The object's stored rows are replaced.
+    replace: bool,
+}
+
+/// Decides the byte range to read; for a grown object, verifies the consumed tail first.
+async fn plan_read(
+    source: &dyn Source,
+    planned: &PlannedObject,
+    old: Option<&ObjectState>,
+    report: &mut TableReport,
+) -> Result<PlannedRead, WarehouseError> {
+    let whole = PlannedRead {
+        range: 0..planned.info.size,
+        header: None,
+        first_line: 1,
+        tail_prefix: Vec::new(),
+        replace: old.is_some(),
+    };
+    let (ObjectAction::Grown, Some(old)) = (planned.action, old) else {
+        return Ok(whole);
+    };
+    let tail_start = old.consumed.saturating_sub(TAIL_BYTES);
+    let tail = source
+        .read_all(&planned.info.key, tail_start..old.consumed)
+        .await?;
+    report.bytes_read += tail.len() as u64;
+    if crc32fast::hash(&tail) != old.tail_crc || old.header.is_empty() {
+        report.objects_grown -= 1;
+        report.objects_rewritten += 1;
+        return Ok(whole);
+    }
+    Ok(PlannedRead {
+        range: old.consumed..planned.info.size,
+        header: Some(old.header.clone()),
+        first_line: old.lines + 1,
+        tail_prefix: tail,
+        replace: false,
+    })
+}
+
+/// What reading one object produced.
+struct ObjectOutcome {
+    rows: u64,
+    lines: u64,
+    header: Option<Vec<String>>,
+    /// The last [`TAIL_BYTES`] bytes consumed.
+    tail: Vec<u8>,
+}
+
+/// Streams one object range through the decoder (on a blocking thread) into the writer.
+async fn read_object(
+    source: &dyn Source,
+    key: &str,
+    range: Range<u64>,
+    tail_prefix: Vec<u8>,
+    job: DecodeJob<'_>,
+    writer: &mut RecordBatchWriter,
+    options: &SyncOptions,
+) -> Result<ObjectOutcome, WarehouseError> {
+    let table = job.feed.name.clone();
+    let stream = source.read(key, range).await?;
+    let reader = BlockingReader::spawn(stream);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Decoded>(2);
+    let feed = job.feed.clone();
+    let job = OwnedJob {
+        feed,
+        target: job.target,
+        lineage: job.lineage,
+        header: job.header,
+        first_line: job.first_line,
+        batch_rows: job.batch_rows,
+    };
+    let on_bytes = options.on_bytes.clone();
+    let decoder = tokio::task::spawn_blocking(move || {
+        let mut input = TailKeeper::new(reader, tail_prefix, on_bytes);
+        let key = job.lineage.source_key.clone();
+        let summary = decode(
+            &mut input,
+            DecodeJob {
+                feed: &job.feed,
+                target: job.target,
+                lineage: job.lineage,
+                header: job.header,
+                first_line: job.first_line,
+                batch_rows: job.batch_rows,
+            },
+            |item| match item {
+                Decoded::Rejected(row) => Err(FeedError::Row {
+                    key: key.clone(),
+                    row,
+                }),
+                batch => tx.blocking_send(batch).map_err(|_| FeedError::Csv {
+                    key: key.clone(),
+                    reason: "writer stopped".into(),
+                }),
+            },
+        )?;
+        Ok::<_, FeedError>((summary, input.tail()))
+    });
+    let mut write_error = None;
+    while let Some(item) = rx.recv().await {
+        if let Decoded::Batch(batch) = item {
+            if let Err(e) = writer.write_with_mode(batch, WriteMode::MergeSchema).await {
+                write_error = Some(WarehouseError::delta(&table, e));
+                break;
+            }
+        }
+    }
+    drop(rx);
+    let decoded = decoder.await.map_err(|e| WarehouseError::State {
+        table: table.clone(),
+        reason: format!("decoder crashed: {e}"),
+    })?;
+    if let Some(e) = write_error {
+        writer.reset();
+        return Err(e);
+    }
+    let (summary, tail) = decoded.inspect_err(|_| writer.reset())?;
+    Ok(ObjectOutcome {
+        rows: summary.rows,
+        lines: summary.lines,
+        header: summary.header,
+        tail,
+    })
+}
+
+/// A [`DecodeJob`] that owns its feed, to cross into a blocking thread.
+struct OwnedJob {
+    feed: Feed,
+    target: SchemaRef,
+    lineage: Lineage,
+    header: Option<Vec<String>>,
+    first_line: u64,
+    batch_rows: usize,
+}
+
+/// Passes bytes through, keeping the last [`TAIL_BYTES`] and reporting progress.
+struct TailKeeper<R> {
+    inner: R,
+    tail: Vec<u8>,
+    on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    total: AtomicU64,
+}
+
+impl<R: Read> TailKeeper<R> {
+    fn new(inner: R, prefix: Vec<u8>, on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>) -> Self {
+        TailKeeper {
+            inner,
+            tail: prefix,
+            on_bytes,
+            total: AtomicU64::new(0),
+        }
+    }
+
+    fn tail(mut self) -> Vec<u8> {
+        let keep = self.tail.len().saturating_sub(TAIL_BYTES as usize);
+        self.tail.drain(..keep);
+        self.tail
+    }
+}
+
+impl<R: Read> Read for TailKeeper<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.tail.extend_from_slice(&buf[..n]);
+        if self.tail.len() > 4 * TAIL_BYTES as usize {
+            let keep = self.tail.len() - TAIL_BYTES as usize;
+            self.tail.drain(..keep);
+        }
+        self.total.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(f) = &self.on_bytes {
+            f(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+fn remove_action(file: &FileRef, at: DateTime<Utc>) -> Action {
+    Action::Remove(Remove {
+        path: file.path.clone(),
+        data_change: true,
+        deletion_timestamp: Some(at.timestamp_millis()),
+        extended_file_metadata: Some(true),
+        partition_values: Some(HashMap::new()),
+        size: Some(file.size),
+        tags: None,
+        deletion_vector: None,
+        base_row_id: None,
+        default_row_commit_version: None,
+    })
+}
+
+fn rows_in_stats(stats: Option<&str>) -> u64 {
+    stats
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .and_then(|v| v.get("numRecords").and_then(|n| n.as_u64()))
+        .unwrap_or(0)
+}

@@ -1,0 +1,5 @@
+//! One module per command.
+
+pub mod query;
+pub mod status;
+pub mod sync;

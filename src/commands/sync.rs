@@ -1,0 +1,106 @@
+//! `sdds sync`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use sdds_feeds::Catalog;
+use sdds_source::{LocalSource, Source};
+use sdds_warehouse::{SyncOptions, SyncReport, Warehouse};
+
+use crate::cli::SyncArgs;
+use crate::config::Config;
+use crate::{sample, EXIT_PARTIAL};
+
+/// Opens the source named by `location`.
+pub fn open_source(location: &str) -> anyhow::Result<Arc<dyn Source>> {
+    if location == sample::NAME {
+        return Ok(Arc::new(sample::source()));
+    }
+    if location.contains("://") {
+        anyhow::bail!(
+            "source {location}: only local directories and `sample` are supported as sources"
+        );
+    }
+    Ok(Arc::new(LocalSource::new(location)?))
+}
+
+/// Runs a sync and reports it.
+pub async fn run(config: &Config, warehouse: &str, args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let source = open_source(&config.source(args.source.as_deref()))?;
+    let warehouse = Warehouse::open(warehouse)?;
+    let catalog = Catalog::builtin();
+    let mut options = SyncOptions::new();
+    let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} syncing: {bytes} read ({bytes_per_sec})",
+            )
+            .expect("valid template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    if let Some(bar) = &progress {
+        let bar = bar.clone();
+        options.on_bytes = Some(Arc::new(move |n| bar.inc(n)));
+    }
+    let started = Instant::now();
+    let report = sdds_warehouse::sync(source, &warehouse, &catalog, &options)
+        .await
+        .context("sync failed")?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["duration_seconds"] = serde_json::json!((seconds * 1000.0).round() / 1000.0);
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else if !args.quiet {
+        eprint!("{}", summary(&report, seconds));
+    }
+    let failures: Vec<_> = report.failures().collect();
+    for failed in &failures {
+        eprintln!("error: {}", failed.error.as_deref().unwrap_or_default());
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    })
+}
+
+/// The human run summary: totals, then one line per table that changed.
+fn summary(report: &SyncReport, seconds: f64) -> String {
+    let mut text = format!(
+        "sync {} from {}: {} rows added, {} removed, {} bytes read, {:.1}s\n",
+        report.sync_id,
+        report.source,
+        report.total(|t| t.rows_added),
+        report.total(|t| t.rows_removed),
+        report.total(|t| t.bytes_read),
+        seconds
+    );
+    for t in report.tables.iter().filter(|t| t.version.is_some()) {
+        text.push_str(&format!(
+            "  {:<24} objects new {} grown {} rewritten {} unchanged {} vanished {}  rows +{} -{}  version {}\n",
+            t.table,
+            t.objects_new,
+            t.objects_grown,
+            t.objects_rewritten,
+            t.objects_unchanged,
+            t.objects_vanished,
+            t.rows_added,
+            t.rows_removed,
+            t.version.unwrap_or_default()
+        ));
+    }
+    for key in &report.ignored {
+        text.push_str(&format!("  ignored {key} (not a known feed file)\n"));
+    }
+    text
+}
