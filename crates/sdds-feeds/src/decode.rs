@@ -67,7 +67,12 @@ fn with_extra_columns(target: &SchemaRef, feed: &Feed, header: &[String]) -> Sch
     if missing.is_empty() {
         return target.clone();
     }
-    let fields: Vec<Field> = target.fields().iter().map(|f| f.as_ref().clone()).chain(missing).collect();
+    let fields: Vec<Field> = target
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .chain(missing)
+        .collect();
     Arc::new(Schema::new(fields))
 }
 
@@ -431,37 +436,34 @@ impl BatchBuilder {
         let rows = self.lines.len();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         for (field, builder) in self.target.fields().iter().zip(self.columns.iter_mut()) {
-            let array: ArrayRef = match builder {
-                Some(b) => b.finish()?,
-                None => match field.name().as_str() {
-                    lineage::SOURCE_KEY => {
-                        Arc::new(arrow::array::StringArray::from(vec![
+            let array: ArrayRef =
+                match builder {
+                    Some(b) => b.finish()?,
+                    None => match field.name().as_str() {
+                        lineage::SOURCE_KEY => Arc::new(arrow::array::StringArray::from(vec![
                             self.lineage
                                 .source_key
                                 .as_str();
                             rows
-                        ]))
-                    }
-                    lineage::SOURCE_LINE => Arc::new(arrow::array::Int64Array::from(
-                        std::mem::take(&mut self.lines),
-                    )),
-                    lineage::SYNC_ID => Arc::new(arrow::array::StringArray::from(vec![
+                        ])),
+                        lineage::SOURCE_LINE => Arc::new(arrow::array::Int64Array::from(
+                            std::mem::take(&mut self.lines),
+                        )),
+                        lineage::SYNC_ID => Arc::new(arrow::array::StringArray::from(vec![
                         self.lineage
                             .sync_id
                             .as_str(
                             );
                         rows
                     ])),
-                    _ => {
-                        Arc::new(
+                        _ => Arc::new(
                             arrow::array::TimestampMicrosecondArray::from(
                                 vec![self.lineage.ingested_at_micros; rows],
                             )
                             .with_timezone(UTC),
-                        )
-                    }
-                },
-            };
+                        ),
+                    },
+                };
             arrays.push(array);
         }
         self.lines.clear();

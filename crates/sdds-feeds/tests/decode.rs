@@ -4,17 +4,30 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{Decimal128Type, Int64Type, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
-use sdds_feeds::{decode, Catalog, DecodeJob, DecodeSummary, Decoded, FeedError, Lineage, RowError};
+use sdds_feeds::{
+    decode, Catalog, DecodeJob, DecodeSummary, Decoded, FeedError, Lineage, RowError,
+};
 
 fn lineage() -> Lineage {
-    Lineage { source_key: "feed/year=2026/month=09/data.csv".into(), sync_id: "s1".into(), ingested_at_micros: 0 }
+    Lineage {
+        source_key: "feed/year=2026/month=09/data.csv".into(),
+        sync_id: "s1".into(),
+        ingested_at_micros: 0,
+    }
 }
 
 /// Decodes `csv` for `feed`, returning the rows as one batch, the rejected rows and the summary.
 fn run(feed: &str, csv: &str, batch_rows: usize) -> (RecordBatch, Vec<RowError>, DecodeSummary) {
     let catalog = Catalog::builtin();
     let feed = catalog.feed(feed).unwrap();
-    let job = DecodeJob { feed, target: feed.table_schema(), lineage: lineage(), header: None, first_line: 1, batch_rows };
+    let job = DecodeJob {
+        feed,
+        target: feed.table_schema(),
+        lineage: lineage(),
+        header: None,
+        first_line: 1,
+        batch_rows,
+    };
     let mut batches = Vec::new();
     let mut rejected = Vec::new();
     let summary = decode(csv.as_bytes(), job, |item| {
@@ -25,8 +38,15 @@ fn run(feed: &str, csv: &str, batch_rows: usize) -> (RecordBatch, Vec<RowError>,
         Ok::<_, FeedError>(())
     })
     .unwrap();
-    let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| feed.table_schema());
-    (concat_batches(&schema, &batches).unwrap(), rejected, summary)
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .unwrap_or_else(|| feed.table_schema());
+    (
+        concat_batches(&schema, &batches).unwrap(),
+        rejected,
+        summary,
+    )
 }
 
 fn text(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
@@ -35,7 +55,10 @@ fn text(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
 }
 
 fn micros(batch: &RecordBatch, column: &str, row: usize) -> Option<i64> {
-    let array = batch.column_by_name(column).unwrap().as_primitive::<TimestampMicrosecondType>();
+    let array = batch
+        .column_by_name(column)
+        .unwrap()
+        .as_primitive::<TimestampMicrosecondType>();
     array.is_valid(row).then(|| array.value(row))
 }
 
@@ -55,14 +78,26 @@ fn money_sums_to_the_cent_without_floating_point() {
     let (batch, rejected, summary) = run("billingeventfeed_v1", &csv, 2);
     assert!(rejected.is_empty());
     assert_eq!(summary.rows, 5);
-    let amounts = batch.column_by_name("amount").unwrap().as_primitive::<Decimal128Type>();
-    assert_eq!(amounts.data_type(), &arrow::datatypes::DataType::Decimal128(38, 10));
+    let amounts = batch
+        .column_by_name("amount")
+        .unwrap()
+        .as_primitive::<Decimal128Type>();
+    assert_eq!(
+        amounts.data_type(),
+        &arrow::datatypes::DataType::Decimal128(38, 10)
+    );
     let total: i128 = amounts.iter().map(|v| v.unwrap()).sum();
     // 0.1 + 0.2 - 7.35 + 20.6 + 1234567.891234 = 1234581.441234
     assert_eq!(total, 12_345_814_412_340_000);
     assert_eq!(amounts.value_as_string(2), "-7.3500000000");
-    let impacting = batch.column_by_name("balance_impacting").unwrap().as_primitive::<Int64Type>();
-    assert_eq!(impacting.iter().map(|v| v.unwrap()).collect::<Vec<_>>(), vec![1, 1, 1, 0, 1]);
+    let impacting = batch
+        .column_by_name("balance_impacting")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    assert_eq!(
+        impacting.iter().map(|v| v.unwrap()).collect::<Vec<_>>(),
+        vec![1, 1, 1, 0, 1]
+    );
     assert_eq!(text(&batch, "broker_id", 3), None, "empty field is NULL");
     assert_eq!(text(&batch, "broker_id", 4).as_deref(), Some("AWS_EUROPE"));
 }
@@ -78,10 +113,20 @@ fn timestamps_keep_fractional_seconds_and_accept_offsets() {
     let (batch, rejected, _) = run("billingeventfeed_v1", &csv, 100);
     assert!(rejected.is_empty());
     // 2026-09-15T10:20:30Z is 1789467630 seconds after the epoch.
-    assert_eq!(micros(&batch, "invoice_date", 0), Some(1_789_467_630_743_000));
-    assert_eq!(micros(&batch, "invoice_date", 1), Some(1_791_590_400_000_000));
+    assert_eq!(
+        micros(&batch, "invoice_date", 0),
+        Some(1_789_467_630_743_000)
+    );
+    assert_eq!(
+        micros(&batch, "invoice_date", 1),
+        Some(1_791_590_400_000_000)
+    );
     assert_eq!(micros(&batch, "invoice_date", 2), None);
-    let field = batch.schema().field_with_name("invoice_date").unwrap().clone();
+    let field = batch
+        .schema()
+        .field_with_name("invoice_date")
+        .unwrap()
+        .clone();
     assert_eq!(field.data_type().to_string(), "Timestamp(µs, \"UTC\")");
 }
 
@@ -93,17 +138,38 @@ fn quoted_fields_with_commas_quotes_newlines_and_non_ascii() {
     let (batch, rejected, summary) = run("addressfeed_v1", csv, 100);
     assert!(rejected.is_empty());
     assert_eq!(batch.num_rows(), 2);
-    assert_eq!(text(&batch, "company_name", 0).as_deref(), Some("Müller & Söhne GmbH, Zürich"));
-    assert_eq!(text(&batch, "address_line_1", 0).as_deref(), Some("Bahnhofstrasse 42\nEingang B, 3. Stock"));
-    assert_eq!(text(&batch, "company_name", 1).as_deref(), Some("Say \"hi\""));
+    assert_eq!(
+        text(&batch, "company_name", 0).as_deref(),
+        Some("Müller & Söhne GmbH, Zürich")
+    );
+    assert_eq!(
+        text(&batch, "address_line_1", 0).as_deref(),
+        Some("Bahnhofstrasse 42\nEingang B, 3. Stock")
+    );
+    assert_eq!(
+        text(&batch, "company_name", 1).as_deref(),
+        Some("Say \"hi\"")
+    );
     assert_eq!(text(&batch, "city", 1).as_deref(), Some("東京"));
     // Account numbers stay 12-digit strings; one stripped by a spreadsheet is re-padded.
-    assert_eq!(text(&batch, "aws_account_id", 0).as_deref(), Some("000123456789"));
-    assert_eq!(text(&batch, "aws_account_id", 1).as_deref(), Some("000123456789"));
+    assert_eq!(
+        text(&batch, "aws_account_id", 0).as_deref(),
+        Some("000123456789")
+    );
+    assert_eq!(
+        text(&batch, "aws_account_id", 1).as_deref(),
+        Some("000123456789")
+    );
     // Lineage: the multi-line record starts on line 2, the next on line 4.
-    let lines = batch.column_by_name("_source_line").unwrap().as_primitive::<Int64Type>();
+    let lines = batch
+        .column_by_name("_source_line")
+        .unwrap()
+        .as_primitive::<Int64Type>();
     assert_eq!(lines.values().to_vec(), vec![2, 4]);
-    assert_eq!(text(&batch, "_source_key", 1).as_deref(), Some("feed/year=2026/month=09/data.csv"));
+    assert_eq!(
+        text(&batch, "_source_key", 1).as_deref(),
+        Some("feed/year=2026/month=09/data.csv")
+    );
     assert_eq!(summary.lines, 4);
 }
 
@@ -114,8 +180,18 @@ fn header_maps_by_name_keeps_unknown_columns_and_nulls_missing_ones() {
                1.25,hello,ti-1,0.0625,2026-09-01T00:00:00Z\n";
     let catalog = Catalog::builtin();
     let feed = catalog.feed("taxitemfeed_v1").unwrap();
-    assert_eq!(sdds_feeds::unknown_headers(feed, &["tax_item_id".into(), "x_new_column".into()]), vec!["x_new_column"]);
-    let job = DecodeJob { feed, target: feed.table_schema(), lineage: lineage(), header: None, first_line: 1, batch_rows: 10 };
+    assert_eq!(
+        sdds_feeds::unknown_headers(feed, &["tax_item_id".into(), "x_new_column".into()]),
+        vec!["x_new_column"]
+    );
+    let job = DecodeJob {
+        feed,
+        target: feed.table_schema(),
+        lineage: lineage(),
+        header: None,
+        first_line: 1,
+        batch_rows: 10,
+    };
     let mut batches = Vec::new();
     decode(csv.as_bytes(), job, |item| {
         if let Decoded::Batch(b) = item {
@@ -127,16 +203,26 @@ fn header_maps_by_name_keeps_unknown_columns_and_nulls_missing_ones() {
     let batch = &batches[0];
     assert_eq!(text(batch, "tax_item_id", 0).as_deref(), Some("ti-1"));
     assert_eq!(text(batch, "x_new_column", 0).as_deref(), Some("hello"));
-    let rate = batch.column_by_name("tax_jurisdiction_rate").unwrap().as_primitive::<Decimal128Type>();
+    let rate = batch
+        .column_by_name("tax_jurisdiction_rate")
+        .unwrap()
+        .as_primitive::<Decimal128Type>();
     assert_eq!(rate.value(0), 625_000_000);
-    let amount = batch.column_by_name("tax_amount").unwrap().as_primitive::<Decimal128Type>();
+    let amount = batch
+        .column_by_name("tax_amount")
+        .unwrap()
+        .as_primitive::<Decimal128Type>();
     assert_eq!(amount.value(0), 12_500_000_000);
     assert_eq!(text(batch, "customer_bill_id", 0), None);
 }
 
 #[test]
 fn header_only_file_is_valid_and_empty() {
-    let (batch, rejected, summary) = run("productfeed_v1", "product_id,manufacturer_account_id,product_code,title\n", 10);
+    let (batch, rejected, summary) = run(
+        "productfeed_v1",
+        "product_id,manufacturer_account_id,product_code,title\n",
+        10,
+    );
     assert_eq!(batch.num_rows(), 0);
     assert!(rejected.is_empty());
     assert_eq!(summary.header.unwrap().len(), 4);
@@ -154,15 +240,37 @@ fn bad_rows_are_rejected_with_their_line_and_reason() {
          be5,a,b,c,p,INVOICED,SELLER_REV_SHARE,2,USD,1,2026-09-01T00:00:00Z,\n"
     );
     let (batch, rejected, summary) = run("billingeventfeed_v1", &csv, 10);
-    assert_eq!(batch.num_rows(), 2, "good rows on both sides of the bad ones are kept");
+    assert_eq!(
+        batch.num_rows(),
+        2,
+        "good rows on both sides of the bad ones are kept"
+    );
     assert_eq!((summary.rows, summary.rejected), (2, 3));
-    let reasons: Vec<(u64, &str)> = rejected.iter().map(|r| (r.line, r.reason.as_str())).collect();
-    assert_eq!(reasons[0], (3, "expected 12 fields as in the header, found 10"));
+    let reasons: Vec<(u64, &str)> = rejected
+        .iter()
+        .map(|r| (r.line, r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons[0],
+        (3, "expected 12 fields as in the header, found 10")
+    );
     assert_eq!(reasons[1].0, 4);
-    assert!(reasons[1].1.starts_with("column invoice_date: invalid timestamp \"31/12/2026\""), "{}", reasons[1].1);
+    assert!(
+        reasons[1]
+            .1
+            .starts_with("column invoice_date: invalid timestamp \"31/12/2026\""),
+        "{}",
+        reasons[1].1
+    );
     assert_eq!(reasons[2], (5, "column amount: invalid decimal \"12.5.1\""));
-    assert_eq!(rejected[0].raw, "be2,a,b,c,p,INVOICED,SELLER_REV_SHARE,1,USD,1");
-    let error = FeedError::Row { key: "billingeventfeed_v1/year=2026/month=09/data.csv".into(), row: rejected[0].clone() };
+    assert_eq!(
+        rejected[0].raw,
+        "be2,a,b,c,p,INVOICED,SELLER_REV_SHARE,1,USD,1"
+    );
+    let error = FeedError::Row {
+        key: "billingeventfeed_v1/year=2026/month=09/data.csv".into(),
+        row: rejected[0].clone(),
+    };
     assert_eq!(
         error.to_string(),
         "billingeventfeed_v1/year=2026/month=09/data.csv:3: expected 12 fields as in the header, found 10"
@@ -174,7 +282,14 @@ fn an_appended_range_decodes_with_the_stored_header_and_line_numbers() {
     let catalog = Catalog::builtin();
     let feed = catalog.feed("productfeed_v1").unwrap();
     let header = vec!["product_id".to_string(), "title".to_string()];
-    let job = DecodeJob { feed, target: feed.table_schema(), lineage: lineage(), header: Some(header), first_line: 41, batch_rows: 10 };
+    let job = DecodeJob {
+        feed,
+        target: feed.table_schema(),
+        lineage: lineage(),
+        header: Some(header),
+        first_line: 41,
+        batch_rows: 10,
+    };
     let mut batches = Vec::new();
     let summary = decode("prod-9,Nine\nprod-10,Ten\n".as_bytes(), job, |item| {
         if let Decoded::Batch(b) = item {
@@ -185,7 +300,10 @@ fn an_appended_range_decodes_with_the_stored_header_and_line_numbers() {
     .unwrap();
     let batch = &batches[0];
     assert_eq!(text(batch, "title", 1).as_deref(), Some("Ten"));
-    let lines = batch.column_by_name("_source_line").unwrap().as_primitive::<Int64Type>();
+    let lines = batch
+        .column_by_name("_source_line")
+        .unwrap()
+        .as_primitive::<Int64Type>();
     assert_eq!(lines.values().to_vec(), vec![41, 42]);
     assert_eq!(summary.lines, 2);
 }

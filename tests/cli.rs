@@ -1,0 +1,162 @@
+//! The `sdds` binary end to end: sync, query, status, and what users see on bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sdds(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sdds"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[test]
+fn sync_the_embedded_sample_then_query_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sync = sdds(dir.path(), &["sync"]);
+    assert!(sync.status.success(), "{}", stderr(&sync));
+    assert!(
+        stderr(&sync).contains("175 rows added"),
+        "{}",
+        stderr(&sync)
+    );
+    assert!(
+        dir.path()
+            .join("warehouse/billingeventfeed_v1/_delta_log")
+            .is_dir(),
+        "default warehouse is ./warehouse"
+    );
+
+    let query = sdds(dir.path(), &["query", "--format", "csv", "select broker_id, sum(amount) from billingeventfeed_v1 group by 1 order by 1 nulls last"]);
+    assert!(query.status.success(), "{}", stderr(&query));
+    assert_eq!(
+        stdout(&query),
+        "broker_id,sum(billingeventfeed_v1.amount)\nAWS_EUROPE,3153.0000000000\nAWS_INC,24927.3000000000\n,582.9000000000\n"
+    );
+
+    let again = sdds(dir.path(), &["sync", "--json"]);
+    assert!(again.status.success());
+    let report: serde_json::Value = serde_json::from_str(&stdout(&again)).unwrap();
+    let tables = report["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 12);
+    assert!(
+        tables
+            .iter()
+            .all(|t| t["rows_added"] == 0 && t["bytes_read"] == 0),
+        "{report}"
+    );
+
+    let status = sdds(dir.path(), &["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    let billing = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "billingeventfeed_v1")
+        .unwrap();
+    assert_eq!(
+        (
+            billing["rows"].as_u64(),
+            billing["version"].as_u64(),
+            billing["objects"].as_u64()
+        ),
+        (Some(65), Some(0), Some(4))
+    );
+}
+
+#[test]
+fn query_formats_and_sql_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-feeds");
+    let wh = dir.path().join("wh");
+    let wh = wh.to_str().unwrap();
+    assert!(sdds(
+        dir.path(),
+        &[
+            "sync",
+            "--quiet",
+            "--source",
+            sample.to_str().unwrap(),
+            "--warehouse",
+            wh
+        ]
+    )
+    .status
+    .success());
+    std::fs::write(
+        dir.path().join("q.sql"),
+        "-- the disbursements\nselect billing_event_id, amount, invoice_date from billingeventfeed_v1\nwhere transaction_type = 'DISBURSEMENT' and currency = 'EUR' order by invoice_date;\nselect count(*) as n from productfeed_v1;\n",
+    )
+    .unwrap();
+    let json = sdds(
+        dir.path(),
+        &["query", "-w", wh, "--format", "json", "-f", "q.sql"],
+    );
+    assert!(json.status.success(), "{}", stderr(&json));
+    let text = stdout(&json);
+    let mut lines = text.lines();
+    let first: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(
+        first[0]["billing_event_id"],
+        "be260915de1dsba1ede64901494855f2b80b7699"
+    );
+    assert!(
+        text.contains(r#""amount":970.0000000000"#),
+        "decimals are written exactly: {text}"
+    );
+    assert_eq!(first[1]["invoice_date"], "2026-10-15T00:00:00Z");
+    let second: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(second[0]["n"], 6);
+
+    let table = sdds(dir.path(), &["query", "-w", wh, "select title from productfeed_v1 where product_id = 'prod-nwstrm8j3m2v' order by update_date desc limit 1"]);
+    assert!(
+        stdout(&table).contains("| Northwind Stream Ingest, \"Pro\" Edition |"),
+        "{}",
+        stdout(&table)
+    );
+}
+
+#[test]
+fn bad_input_gives_one_clear_line_and_a_non_zero_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("bucket/productfeed_v1/year=2026/month=09");
+    std::fs::create_dir_all(&bucket).unwrap();
+    std::fs::write(
+        bucket.join("data.csv"),
+        "product_id,title,valid_from\nprod-1,One,2026-09-01T00:00:00Z\nprod-2,Two\n",
+    )
+    .unwrap();
+    let sync = sdds(dir.path(), &["sync", "--quiet", "--source", "bucket"]);
+    assert_eq!(sync.status.code(), Some(3));
+    assert_eq!(stderr(&sync), "error: productfeed_v1/year=2026/month=09/data.csv:3: expected 3 fields as in the header, found 2\n");
+
+    for (args, message) in [
+        (
+            vec!["sync", "--source", "no-such-dir"],
+            "error: source no-such-dir: not a directory\n",
+        ),
+        (
+            vec!["query", "select nope from productfeed_v1"],
+            "error: Schema error: No field named nope.",
+        ),
+        (vec!["query", "selec 1"], "error: SQL syntax: "),
+    ] {
+        let out = sdds(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.starts_with(message), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+}
