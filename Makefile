@@ -1,4 +1,5 @@
 # sdds — build, test and demo. Everything needed is installed by these targets.
+SHELL := bash
 CARGO ?= cargo
 WAREHOUSE ?= warehouse
 SDDS = target/debug/sdds
@@ -13,8 +14,12 @@ build: toolchain
 	$(CARGO) build --locked
 
 # Unit, integration and end-to-end tests (debug build; no network beyond loopback).
+# Ends with one total line over every test binary.
 test: toolchain
-	$(CARGO) test --locked --workspace
+	@mkdir -p target
+	@set -o pipefail; $(CARGO) test --locked --workspace 2>&1 | tee target/test.log; status=$$?; \
+	  awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' target/test.log; \
+	  exit $$status
 
 # Sync the bundled sample feeds into ./warehouse and show a few results.
 demo: build
