@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Warehouse AWS Marketplace seller data feeds in Delta Lake and query them with SQL.
 #[derive(Debug, Parser)]
-#[command(name = "sdds", version, about, long_about = None, propagate_version = true)]
+#[command(name = "sdds", version, about, long_about = None)]
 pub struct Cli {
     /// Warehouse location: a directory or s3://bucket/prefix [default: ./warehouse]
     #[arg(long, short = 'w', global = true, env = "SDDS_WAREHOUSE")]
@@ -29,6 +29,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Show rows, Delta version and last sync of every table
     Status(StatusArgs),
+    /// List the syncs that changed the warehouse (numbers for `query --version`)
+    History(HistoryArgs),
 }
 
 /// Arguments of `sdds sync`.
@@ -73,6 +75,40 @@ pub struct QueryArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    #[command(flatten)]
+    pub time: TimeArgs,
+}
+
+/// Time travel, in warehouse time (syncs) and business time (the feeds' history columns).
+#[derive(Debug, Args, Default)]
+pub struct TimeArgs {
+    /// Open every table as it was right after sync N (see `sdds history`)
+    #[arg(long, value_name = "N", conflicts_with = "at")]
+    pub version: Option<usize>,
+
+    /// Open every table as it was at this instant (ISO 8601, e.g. 2026-10-01T00:00:00Z)
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub at: Option<String>,
+
+    /// Evaluate the *_current views as of this valid time (valid_from <= it)
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub as_of: Option<String>,
+
+    /// Only use rows recorded (inserted and updated) by this system time, in every view
+    #[arg(long, value_name = "TIMESTAMP", alias = "system-time")]
+    pub known_at: Option<String>,
+}
+
+/// Arguments of `sdds history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this table
+    pub table: Option<String>,
+
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `sdds status`.
@@ -81,4 +117,14 @@ pub struct StatusArgs {
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn arguments_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -58,5 +58,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => commands::sync::run(&config, &warehouse, args).await,
         Command::Query(args) => commands::query::run(&warehouse, args).await,
         Command::Status(args) => commands::status::run(&warehouse, args).await,
+        Command::History(args) => commands::history::run(&warehouse, args).await,
     }
 }

@@ -33,9 +33,6 @@ pub fn write_batches(
                 writer.write(batch)?;
             }
             writer.finish()?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                write!(out, "[]")?;
-            }
             writeln!(out)?;
         }
     }

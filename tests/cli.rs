@@ -160,3 +160,59 @@ fn bad_input_gives_one_clear_line_and_a_non_zero_status() {
         assert!(!err.contains("panicked"));
     }
 }
+
+#[test]
+fn history_and_time_travel_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let month = dir.path().join("bucket/productfeed_v1/year=2026/month=09");
+    std::fs::create_dir_all(&month).unwrap();
+    let header = "product_id,title,valid_from,update_date\n";
+    std::fs::write(
+        month.join("data.csv"),
+        format!("{header}prod-1,First,2026-09-01T00:00:00Z,2026-09-01T00:00:00Z\n"),
+    )
+    .unwrap();
+    assert!(sdds(dir.path(), &["sync", "-q", "-s", "bucket"])
+        .status
+        .success());
+    std::fs::write(
+        month.join("data.csv"),
+        format!("{header}prod-1,First,2026-09-01T00:00:00Z,2026-09-01T00:00:00Z\nprod-1,Renamed,2026-09-20T00:00:00Z,2026-09-20T00:00:00Z\n"),
+    )
+    .unwrap();
+    assert!(sdds(dir.path(), &["sync", "-q", "-s", "bucket"])
+        .status
+        .success());
+
+    let history: serde_json::Value = serde_json::from_str(&stdout(&sdds(
+        dir.path(),
+        &["history", "productfeed_v1", "--json"],
+    )))
+    .unwrap();
+    let syncs = history.as_array().unwrap();
+    assert_eq!(syncs.len(), 2);
+    assert_eq!(
+        (
+            syncs[1]["number"].as_u64(),
+            syncs[1]["tables"][0]["version"].as_u64(),
+            syncs[1]["tables"][0]["rows_added"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+
+    let title = |args: &[&str]| {
+        let mut all = vec!["query", "--format", "csv"];
+        all.extend_from_slice(args);
+        all.push("select title from product_current");
+        stdout(&sdds(dir.path(), &all))
+    };
+    assert_eq!(title(&[]), "title\nRenamed\n");
+    assert_eq!(title(&["--version", "1"]), "title\nFirst\n");
+    assert_eq!(title(&["--as-of", "2026-09-10"]), "title\nFirst\n");
+    assert_eq!(title(&["--at", "2000-01-01T00:00:00Z"]), "title\n");
+    let missing = sdds(dir.path(), &["query", "--version", "3", "select 1"]);
+    assert_eq!(
+        stderr(&missing),
+        "error: no sync 3: the warehouse has syncs 1 to 2\n"
+    );
+}

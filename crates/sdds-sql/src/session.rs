@@ -1,5 +1,6 @@
-//! Builds the DataFusion session: configuration and table registration.
+//! Builds the DataFusion session: configuration, tables and views.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::datasource::MemTable;
@@ -8,16 +9,23 @@ use sdds_feeds::Catalog;
 use sdds_warehouse::Warehouse;
 
 use crate::error::SqlError;
+use crate::views::{self, TimeFilter};
 
 /// How to open a session.
 #[derive(Debug, Clone, Default)]
-pub struct SessionOptions {}
+pub struct SessionOptions {
+    /// Open each table at this Delta version instead of the latest (`None` in the map: the
+    /// table did not exist yet, so it is empty). Tables missing from the map are at their latest.
+    pub versions: Option<HashMap<String, Option<u64>>>,
+    /// Business/system-time restriction of the views.
+    pub time: TimeFilter,
+}
 
-/// Opens a session with every feed table of the warehouse registered.
+/// Opens a session with every feed table of the warehouse and its views registered.
 pub async fn open_session(
     warehouse: &Warehouse,
     catalog: &Catalog,
-    _options: &SessionOptions,
+    options: &SessionOptions,
 ) -> Result<SessionContext, SqlError> {
     let config = SessionConfig::new()
         .with_information_schema(true)
@@ -28,17 +36,43 @@ pub async fn open_session(
             table: feed.name.clone(),
             source,
         };
-        let table = warehouse.open_table(&feed.name, false).await?;
-        if table.version().is_some() {
+        let mut table = warehouse.open_table(&feed.name, false).await?;
+        let pinned = options
+            .versions
+            .as_ref()
+            .and_then(|v| v.get(&feed.name).copied());
+        let exists = match pinned {
+            Some(Some(version)) if table.version().is_some() => {
+                table.load_version(version).await.map_err(delta_error)?;
+                true
+            }
+            Some(_) => false,
+            None => table.version().is_some(),
+        };
+        if exists {
             table
                 .update_datafusion_session(&ctx.state())
                 .map_err(delta_error)?;
-            let provider = table.table_provider().await?;
-            ctx.register_table(feed.name.as_str(), provider)?;
+            ctx.register_table(feed.name.as_str(), table.table_provider().await?)?;
         } else {
             let empty = MemTable::try_new(feed.table_schema(), vec![vec![]])?;
             ctx.register_table(feed.name.as_str(), Arc::new(empty))?;
         }
     }
+    for feed in catalog.feeds() {
+        let current = views::current_view_sql(feed, &options.time);
+        create_view(&ctx, &views::current_view_name(feed), &current).await?;
+        if let Some(name) = views::history_view_name(feed) {
+            create_view(&ctx, &name, &views::history_view_sql(feed, &options.time)).await?;
+        }
+    }
     Ok(ctx)
+}
+
+async fn create_view(ctx: &SessionContext, name: &str, query: &str) -> Result<(), SqlError> {
+    ctx.sql(&format!("CREATE VIEW {name} AS {query}"))
+        .await?
+        .collect()
+        .await?;
+    Ok(())
 }

@@ -159,20 +159,31 @@ async fn every_feed_is_loaded_with_typed_values() {
 #[tokio::test]
 async fn discovery_lists_tables_and_typed_columns() {
     let (_dir, ctx) = synced_sample().await;
-    let tables = rows(&ctx, "select table_name from information_schema.tables where table_schema = 'default' order by 1").await;
+    let tables = rows(&ctx, "select table_name from information_schema.tables where table_type = 'BASE TABLE' order by 1").await;
     let expected: Vec<String> = Catalog::builtin()
         .feeds()
         .iter()
         .map(|f| f.name.clone())
         .collect();
     assert_eq!(tables, expected);
+    let views = rows(&ctx, "select table_name from information_schema.tables where table_schema = 'default' and table_type = 'VIEW' and table_name like 'a%' order by 1").await;
+    assert_eq!(
+        views,
+        vec![
+            "account_current",
+            "account_history",
+            "address_current",
+            "address_history",
+            "agreement_current",
+            "agreement_history",
+            "agreement_term_current",
+            "agreement_term_history"
+        ]
+    );
+    assert_eq!(rows(&ctx, "select count(*) from information_schema.tables where table_schema = 'default' and table_type = 'VIEW'").await, vec!["23"]);
     assert_eq!(
         rows(&ctx, "show tables").await.len(),
-        tables.len()
-            + rows(
-                &ctx,
-                "select * from information_schema.tables where table_schema <> 'default'"
-            )
+        rows(&ctx, "select * from information_schema.tables")
             .await
             .len()
     );
@@ -197,4 +208,318 @@ async fn tables_not_synced_yet_are_empty_but_queryable() {
         .await,
         vec!["0|NULL"]
     );
+}
+
+const ACCOUNT_HEADER: &str =
+    "account_id,aws_account_id,mailing_address_id,valid_from,insert_date,update_date,delete_date";
+
+/// An account row; insert_date = update_date; `deleted` sets delete_date to the update date.
+fn account(id: &str, address: &str, valid_from: &str, updated: &str, deleted: bool) -> String {
+    let delete = if deleted { updated } else { "" };
+    format!("{id},123456789012,{address},{valid_from}T00:00:00Z,{updated}T00:00:00Z,{updated}T00:00:00Z,{delete}\n")
+}
+
+fn write(root: &std::path::Path, key: &str, content: &str) {
+    let path = root.join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// Adversarial account histories, spread over the backfill and two months out of order.
+fn adversarial_bucket(root: &std::path::Path) {
+    write(
+        root,
+        "accountfeed_v1/year=2010/month=01/data.csv",
+        &[
+            ACCOUNT_HEADER.to_string() + "\n",
+            account("acc-1", "A1", "2019-01-01", "2019-01-01", false),
+            account("acc-4", "D1", "2019-06-01", "2019-06-01", false),
+        ]
+        .concat(),
+    );
+    write(
+        root,
+        "accountfeed_v1/year=2026/month=08/data.csv",
+        &[
+            ACCOUNT_HEADER.to_string() + "\n",
+            // A correction of the 2019 version, delivered years later.
+            account("acc-1", "A0", "2019-01-01", "2020-01-01", false),
+            // A later version of acc-4 delivered before an earlier one.
+            account("acc-4", "D3", "2026-10-01", "2026-10-01", false),
+        ]
+        .concat(),
+    );
+    write(
+        root,
+        "accountfeed_v1/year=2026/month=09/data.csv",
+        &[
+            ACCOUNT_HEADER.to_string() + "\n",
+            // A change, then a correction of the change.
+            account("acc-1", "A2", "2026-09-01", "2026-09-01", false),
+            account("acc-1", "A3", "2026-09-01", "2026-09-05", false),
+            // Two corrections at the same valid_from, out of order: the latest update_date wins.
+            account("acc-2", "B1", "2026-09-01", "2026-09-01", false),
+            account("acc-2", "B3", "2026-09-01", "2026-09-04", false),
+            account("acc-2", "B2", "2026-09-01", "2026-09-02", false),
+            // A soft-deleted later version: the earlier one is current again.
+            account("acc-3", "C1", "2026-09-01", "2026-09-01", false),
+            account("acc-3", "C2", "2026-09-10", "2026-09-10", true),
+            // Deleted, then re-created.
+            account("acc-5", "E1", "2026-09-01", "2026-09-01", false),
+            account("acc-5", "E1", "2026-09-05", "2026-09-05", true),
+            account("acc-5", "E2", "2026-09-20", "2026-09-20", false),
+            account("acc-4", "D2", "2026-09-15", "2026-09-15", false),
+        ]
+        .concat(),
+    );
+}
+
+async fn session_over(
+    root: &std::path::Path,
+    warehouse: &Warehouse,
+    options: &SessionOptions,
+) -> SessionContext {
+    let source = Arc::new(LocalSource::new(root).unwrap());
+    let report = sync(source, warehouse, &Catalog::builtin(), &SyncOptions::new())
+        .await
+        .unwrap();
+    assert!(report.failures().next().is_none(), "{report:?}");
+    open_session(warehouse, &Catalog::builtin(), options)
+        .await
+        .unwrap()
+}
+
+const CURRENT: &str =
+    "select account_id, mailing_address_id, valid_from from account_current order by 1";
+
+#[tokio::test]
+async fn current_and_history_views_resolve_adversarial_histories() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("bucket");
+    adversarial_bucket(&bucket);
+    let warehouse = Warehouse::open(dir.path().join("wh").to_str().unwrap()).unwrap();
+    let ctx = session_over(&bucket, &warehouse, &SessionOptions::default()).await;
+    assert_eq!(
+        rows(&ctx, CURRENT).await,
+        vec![
+            "acc-1|A3|2026-09-01T00:00:00Z",
+            "acc-2|B3|2026-09-01T00:00:00Z",
+            "acc-3|C1|2026-09-01T00:00:00Z",
+            "acc-4|D3|2026-10-01T00:00:00Z",
+            "acc-5|E2|2026-09-20T00:00:00Z",
+        ]
+    );
+    assert_eq!(
+        rows(&ctx, "select account_id, valid_from, valid_to, mailing_address_id from account_history order by 1, 2").await,
+        vec![
+            "acc-1|2019-01-01T00:00:00Z|2026-09-01T00:00:00Z|A0",
+            "acc-1|2026-09-01T00:00:00Z|2999-01-01T00:00:00Z|A3",
+            "acc-2|2026-09-01T00:00:00Z|2999-01-01T00:00:00Z|B3",
+            "acc-3|2026-09-01T00:00:00Z|2999-01-01T00:00:00Z|C1",
+            "acc-4|2019-06-01T00:00:00Z|2026-09-15T00:00:00Z|D1",
+            "acc-4|2026-09-15T00:00:00Z|2026-10-01T00:00:00Z|D2",
+            "acc-4|2026-10-01T00:00:00Z|2999-01-01T00:00:00Z|D3",
+            "acc-5|2026-09-01T00:00:00Z|2026-09-20T00:00:00Z|E1",
+            "acc-5|2026-09-20T00:00:00Z|2999-01-01T00:00:00Z|E2",
+        ]
+    );
+    // The history view answers point-in-time questions directly.
+    assert_eq!(
+        rows(&ctx, "select account_id, mailing_address_id from account_history where valid_from <= timestamp '2026-09-16T00:00:00Z' and timestamp '2026-09-16T00:00:00Z' < valid_to order by 1").await,
+        vec!["acc-1|A3", "acc-2|B3", "acc-3|C1", "acc-4|D2", "acc-5|E1"]
+    );
+
+    // Business time: the same question through --as-of.
+    let as_of = SessionOptions {
+        time: sdds_sql::TimeFilter {
+            as_of: Some("2026-09-16T00:00:00Z".into()),
+            known_at: None,
+        },
+        ..Default::default()
+    };
+    let ctx = open_session(&warehouse, &Catalog::builtin(), &as_of)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(
+            &ctx,
+            "select account_id, mailing_address_id from account_current order by 1"
+        )
+        .await,
+        vec!["acc-1|A3", "acc-2|B3", "acc-3|C1", "acc-4|D2", "acc-5|E1"]
+    );
+
+    // System time (step D): what the feed said on 2026-09-03, before later corrections arrived.
+    let known = SessionOptions {
+        time: sdds_sql::TimeFilter {
+            as_of: None,
+            known_at: Some("2026-09-03T00:00:00Z".into()),
+        },
+        ..Default::default()
+    };
+    let ctx = open_session(&warehouse, &Catalog::builtin(), &known)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(
+            &ctx,
+            "select account_id, mailing_address_id from account_current order by 1"
+        )
+        .await,
+        vec!["acc-1|A2", "acc-2|B2", "acc-3|C1", "acc-4|D1", "acc-5|E1"]
+    );
+}
+
+#[tokio::test]
+async fn billing_events_are_deduplicated_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("bucket");
+    let header = "billing_event_id,amount,currency,update_date";
+    write(
+        &bucket,
+        "billingeventfeed_v1/year=2026/month=09/data.csv",
+        &format!(
+            "{header}\nbe-1,10.00,USD,2026-09-01T00:00:00Z\nbe-2,5.55,USD,2026-09-01T00:00:00Z\n"
+        ),
+    );
+    // AWS re-delivers be-1 in the next month's file.
+    write(
+        &bucket,
+        "billingeventfeed_v1/year=2026/month=10/data.csv",
+        &format!("{header}\nbe-1,10.00,USD,2026-10-01T00:00:00Z\n"),
+    );
+    let warehouse = Warehouse::open(dir.path().join("wh").to_str().unwrap()).unwrap();
+    let ctx = session_over(&bucket, &warehouse, &SessionOptions::default()).await;
+    assert_eq!(
+        rows(
+            &ctx,
+            "select count(*), sum(amount) from billingeventfeed_v1"
+        )
+        .await,
+        vec!["3|25.5500000000"]
+    );
+    assert_eq!(
+        rows(
+            &ctx,
+            "select count(*), sum(amount) from billing_event_current"
+        )
+        .await,
+        vec!["2|15.5500000000"]
+    );
+    assert_eq!(
+        rows(
+            &ctx,
+            "select billing_event_id, _source_key from billing_event_current order by 1"
+        )
+        .await,
+        vec![
+            "be-1|billingeventfeed_v1/year=2026/month=10/data.csv",
+            "be-2|billingeventfeed_v1/year=2026/month=09/data.csv"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn every_earlier_sync_can_be_queried_again_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("bucket");
+    let warehouse = Warehouse::open(dir.path().join("wh").to_str().unwrap()).unwrap();
+    let queries = [
+        CURRENT,
+        "select count(*) from accountfeed_v1",
+        "select sum(amount) from billingeventfeed_v1",
+    ];
+    let mut results = Vec::new();
+
+    // Sync 1: accounts only. Sync 2: a new month with billing events. Sync 3: an append and a change.
+    write(
+        &bucket,
+        "accountfeed_v1/year=2026/month=09/data.csv",
+        &[
+            ACCOUNT_HEADER.to_string() + "\n",
+            account("acc-1", "A1", "2026-09-01", "2026-09-01", false),
+        ]
+        .concat(),
+    );
+    let ctx = session_over(&bucket, &warehouse, &SessionOptions::default()).await;
+    results.push(futures_all(&ctx, &queries).await);
+    write(
+        &bucket,
+        "billingeventfeed_v1/year=2026/month=09/data.csv",
+        "billing_event_id,amount\nbe-1,100.10\n",
+    );
+    write(
+        &bucket,
+        "accountfeed_v1/year=2026/month=10/data.csv",
+        &[
+            ACCOUNT_HEADER.to_string() + "\n",
+            account("acc-1", "A2", "2026-10-01", "2026-10-01", false),
+        ]
+        .concat(),
+    );
+    let ctx = session_over(&bucket, &warehouse, &SessionOptions::default()).await;
+    results.push(futures_all(&ctx, &queries).await);
+    write(
+        &bucket,
+        "billingeventfeed_v1/year=2026/month=09/data.csv",
+        "billing_event_id,amount\nbe-1,100.10\nbe-2,-0.10\n",
+    );
+    write(
+        &bucket,
+        "accountfeed_v1/year=2026/month=10/data.csv",
+        &[
+            ACCOUNT_HEADER.to_string() + "\n",
+            account("acc-1", "A2", "2026-10-01", "2026-10-01", false),
+            account("acc-2", "B1", "2026-10-02", "2026-10-02", false),
+        ]
+        .concat(),
+    );
+    let ctx = session_over(&bucket, &warehouse, &SessionOptions::default()).await;
+    results.push(futures_all(&ctx, &queries).await);
+    assert_eq!(
+        results[0],
+        vec![
+            vec!["acc-1|A1|2026-09-01T00:00:00Z".to_string()],
+            vec!["1".into()],
+            vec!["NULL".into()]
+        ]
+    );
+    assert_eq!(results[2][2], vec!["100.0000000000".to_string()]);
+
+    let history = sdds_warehouse::History::load(&warehouse, &Catalog::builtin())
+        .await
+        .unwrap();
+    assert_eq!(history.syncs.len(), 3);
+    assert_eq!(
+        history.syncs[1]
+            .tables
+            .iter()
+            .map(|t| (t.table.as_str(), t.version))
+            .collect::<Vec<_>>(),
+        vec![("accountfeed_v1", 1), ("billingeventfeed_v1", 0)]
+    );
+    for (n, expected) in results.iter().enumerate() {
+        let options = SessionOptions {
+            versions: Some(history.versions_after_sync(n + 1).unwrap()),
+            ..Default::default()
+        };
+        let ctx = open_session(&warehouse, &Catalog::builtin(), &options)
+            .await
+            .unwrap();
+        assert_eq!(
+            &futures_all(&ctx, &queries).await,
+            expected,
+            "sync {}",
+            n + 1
+        );
+    }
+    assert!(history.versions_after_sync(4).is_err());
+}
+
+async fn futures_all(ctx: &SessionContext, queries: &[&str]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for q in queries {
+        out.push(rows(ctx, q).await);
+    }
+    out
 }

@@ -4,6 +4,7 @@
 //! every source object the table holds ([`TableState`]), so data and bookkeeping are atomic.
 
 pub mod error;
+pub mod history;
 pub mod location;
 pub mod plan;
 pub mod state;
@@ -11,6 +12,7 @@ pub mod status;
 pub mod sync;
 
 pub use error::WarehouseError;
+pub use history::{History, SyncEntry, TableCommit};
 pub use location::Warehouse;
 pub use state::TableState;
 pub use status::{table_status, TableStatus};

@@ -55,6 +55,9 @@ pub struct ObjectState {
 pub struct TableState {
     /// Id of the sync that wrote this state.
     pub sync_id: String,
+    /// Delta version of the commit carrying this state.
+    #[serde(default)]
+    pub version: u64,
     /// When that sync committed (RFC 3339, UTC).
     pub synced_at: String,
     /// Where the source was.

@@ -283,6 +283,8 @@ async fn sync_table(
     }
 
     state.sync_id = options.sync_id.clone();
+    // Commits never retry, so this commit lands right after the version it read, or as 0.
+    state.version = table.version().map_or(0, |v| v + 1);
     state.synced_at = options
         .started_at
         .to_rfc3339_opts(SecondsFormat::Millis, true);

@@ -1,0 +1,140 @@
+//! Sync history: which Delta version of each table every sync produced.
+//!
+//! Syncs are numbered 1, 2, ... in commit order across the warehouse; only syncs that changed
+//! something are recorded. `--version N` opens every table as it was right after sync N.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use sdds_feeds::Catalog;
+use serde::Serialize;
+
+use crate::error::WarehouseError;
+use crate::location::Warehouse;
+use crate::state::{TableState, COMMIT_INFO_KEY};
+
+/// One sync's commit to one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableCommit {
+    /// Table name.
+    pub table: String,
+    /// Delta version the sync committed.
+    pub version: u64,
+    /// Rows added.
+    pub rows_added: u64,
+    /// Rows removed (rewritten objects).
+    pub rows_removed: u64,
+    /// Source bytes read.
+    pub bytes_read: u64,
+    /// Source objects the table holds after the sync.
+    pub objects: usize,
+}
+
+/// One sync of the warehouse.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncEntry {
+    /// 1-based sync number.
+    pub number: usize,
+    /// Sync id.
+    pub sync_id: String,
+    /// When it ran (RFC 3339).
+    pub synced_at: String,
+    /// Where the source was.
+    pub source: String,
+    /// The tables it changed.
+    pub tables: Vec<TableCommit>,
+}
+
+/// Every recorded sync, oldest first.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct History {
+    /// The syncs.
+    pub syncs: Vec<SyncEntry>,
+}
+
+impl History {
+    /// Reads the sync history of every table of the catalog.
+    pub async fn load(warehouse: &Warehouse, catalog: &Catalog) -> Result<History, WarehouseError> {
+        let mut by_sync: BTreeMap<(String, String), SyncEntry> = BTreeMap::new();
+        for feed in catalog.feeds() {
+            let table = warehouse.open_table(&feed.name, false).await?;
+            if table.version().is_none() {
+                continue;
+            }
+            let mut commits = table.history(None);
+            while let Some(info) = commits.next().await {
+                let info = info.map_err(|e| WarehouseError::delta(&feed.name, e))?;
+                let Some(value) = info.info.get(COMMIT_INFO_KEY) else {
+                    continue;
+                };
+                let state: TableState =
+                    serde_json::from_value(value.clone()).map_err(|e| WarehouseError::State {
+                        table: feed.name.clone(),
+                        reason: e.to_string(),
+                    })?;
+                let version = state.version;
+                let entry = by_sync
+                    .entry((state.synced_at.clone(), state.sync_id.clone()))
+                    .or_insert_with(|| SyncEntry {
+                        number: 0,
+                        sync_id: state.sync_id.clone(),
+                        synced_at: state.synced_at.clone(),
+                        source: state.source.clone(),
+                        tables: Vec::new(),
+                    });
+                entry.tables.push(TableCommit {
+                    table: feed.name.clone(),
+                    version,
+                    rows_added: state.rows_added,
+                    rows_removed: state.rows_removed,
+                    bytes_read: state.bytes_read,
+                    objects: state.objects.len(),
+                });
+            }
+        }
+        let mut syncs: Vec<SyncEntry> = by_sync.into_values().collect();
+        for (i, sync) in syncs.iter_mut().enumerate() {
+            sync.number = i + 1;
+            sync.tables.sort_by(|a, b| a.table.cmp(&b.table));
+        }
+        Ok(History { syncs })
+    }
+
+    /// The Delta version of every table right after sync `number` (`None`: not created yet).
+    pub fn versions_after_sync(
+        &self,
+        number: usize,
+    ) -> Result<HashMap<String, Option<u64>>, String> {
+        if number == 0 || number > self.syncs.len() {
+            return Err(format!(
+                "no sync {number}: the warehouse has syncs 1 to {}",
+                self.syncs.len()
+            ));
+        }
+        Ok(self.versions_through(number))
+    }
+
+    /// The Delta version of every table as of instant `at`.
+    pub fn versions_at(&self, at: DateTime<Utc>) -> HashMap<String, Option<u64>> {
+        let count = self
+            .syncs
+            .iter()
+            .take_while(|s| DateTime::parse_from_rfc3339(&s.synced_at).is_ok_and(|t| t <= at))
+            .count();
+        self.versions_through(count)
+    }
+
+    fn versions_through(&self, count: usize) -> HashMap<String, Option<u64>> {
+        let mut versions: HashMap<String, Option<u64>> = HashMap::new();
+        for sync in &self.syncs {
+            for commit in &sync.tables {
+                versions.entry(commit.table.clone()).or_insert(None);
+                if sync.number <= count {
+                    versions.insert(commit.table.clone(), Some(commit.version));
+                }
+            }
+        }
+        versions
+    }
+}
