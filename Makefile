@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 WAREHOUSE ?= warehouse
-SDDS = target/debug/sdds
+SDDS = $(or $(CARGO_TARGET_DIR),target)/debug/sdds
 
 .PHONY: build test demo fmt lint toolchain clean
 
