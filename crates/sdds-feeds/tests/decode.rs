@@ -28,6 +28,12 @@ fn run(feed: &str, csv: &str, batch_rows: usize) -> (RecordBatch, Vec<RowError>,
         first_line: 1,
         batch_rows,
     };
+    run_job(job, csv)
+}
+
+/// Runs a decode job over `csv`, returning the rows as one batch, the rejected rows and the summary.
+fn run_job(job: DecodeJob<'_>, csv: &str) -> (RecordBatch, Vec<RowError>, DecodeSummary) {
+    let feed = job.feed;
     let mut batches = Vec::new();
     let mut rejected = Vec::new();
     let summary = decode(csv.as_bytes(), job, |item| {
@@ -192,15 +198,8 @@ fn header_maps_by_name_keeps_unknown_columns_and_nulls_missing_ones() {
         first_line: 1,
         batch_rows: 10,
     };
-    let mut batches = Vec::new();
-    decode(csv.as_bytes(), job, |item| {
-        if let Decoded::Batch(b) = item {
-            batches.push(b);
-        }
-        Ok::<_, FeedError>(())
-    })
-    .unwrap();
-    let batch = &batches[0];
+    let (batch, _, _) = run_job(job, csv);
+    let batch = &batch;
     assert_eq!(text(batch, "tax_item_id", 0).as_deref(), Some("ti-1"));
     assert_eq!(text(batch, "x_new_column", 0).as_deref(), Some("hello"));
     let rate = batch
@@ -290,15 +289,8 @@ fn an_appended_range_decodes_with_the_stored_header_and_line_numbers() {
         first_line: 41,
         batch_rows: 10,
     };
-    let mut batches = Vec::new();
-    let summary = decode("prod-9,Nine\nprod-10,Ten\n".as_bytes(), job, |item| {
-        if let Decoded::Batch(b) = item {
-            batches.push(b);
-        }
-        Ok::<_, FeedError>(())
-    })
-    .unwrap();
-    let batch = &batches[0];
+    let (batch, _, summary) = run_job(job, "prod-9,Nine\nprod-10,Ten\n");
+    let batch = &batch;
     assert_eq!(text(batch, "title", 1).as_deref(), Some("Ten"));
     let lines = batch
         .column_by_name("_source_line")
