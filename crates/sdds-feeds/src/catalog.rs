@@ -95,6 +95,17 @@ impl ColumnType {
             ColumnType::Boolean => DataType::Boolean,
         }
     }
+
+    /// The logical type stored as `data_type` (anything else is read as text).
+    pub fn of_arrow(data_type: &DataType) -> ColumnType {
+        match data_type {
+            DataType::Timestamp(..) => ColumnType::Timestamp,
+            DataType::Decimal128(..) => ColumnType::Decimal,
+            DataType::Int64 => ColumnType::Integer,
+            DataType::Boolean => ColumnType::Boolean,
+            _ => ColumnType::String,
+        }
+    }
 }
 
 /// How a feed keeps history (spec §2.3).

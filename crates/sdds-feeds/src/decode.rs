@@ -366,13 +366,7 @@ impl BatchBuilder {
                 columns.push(None);
                 continue;
             }
-            let column_type = match field.data_type() {
-                DataType::Timestamp(..) => ColumnType::Timestamp,
-                DataType::Decimal128(..) => ColumnType::Decimal,
-                DataType::Int64 => ColumnType::Integer,
-                DataType::Boolean => ColumnType::Boolean,
-                _ => ColumnType::String,
-            };
+            let column_type = ColumnType::of_arrow(field.data_type());
             columns.push(Some(ColumnBuilder::new(column_type, capacity)));
             if !mapping.fields.iter().any(|(i, ..)| *i == index) {
                 unfilled.push(index);

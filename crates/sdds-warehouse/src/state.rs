@@ -24,8 +24,6 @@ pub struct FileRef {
     pub path: String,
     /// Size in bytes.
     pub size: i64,
-    /// Rows in the file.
-    pub rows: u64,
 }
 
 /// How much of one source object the table holds.

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -237,24 +236,7 @@ async fn sync_table(
             sync_id: options.sync_id.clone(),
             ingested_at_micros,
         };
-        let job = DecodeJob {
-            feed,
-            target: writer.arrow_schema(),
-            lineage,
-            header: read.header.clone(),
-            first_line: read.first_line,
-            batch_rows: options.batch_rows,
-        };
-        let outcome = read_object(
-            source,
-            &planned.info.key,
-            read.range.clone(),
-            read.tail_prefix,
-            job,
-            &mut writer,
-            options,
-        )
-        .await?;
+        let outcome = read_object(source, feed, &read, lineage, &mut writer, options).await?;
         report.bytes_read += read.range.end - read.range.start;
         let new_adds = writer.flush().await.map_err(delta)?;
         let files: Vec<FileRef> = new_adds
@@ -262,7 +244,6 @@ async fn sync_table(
             .map(|a| FileRef {
                 path: a.path.clone(),
                 size: a.size,
-                rows: rows_in_stats(a.stats.as_deref()),
             })
             .collect();
         adds.extend(new_adds.into_iter().map(Action::Add));
@@ -413,51 +394,39 @@ struct ObjectOutcome {
 /// Streams one object range through the decoder (on a blocking thread) into the writer.
 async fn read_object(
     source: &dyn Source,
-    key: &str,
-    range: Range<u64>,
-    tail_prefix: Vec<u8>,
-    job: DecodeJob<'_>,
+    feed: &Feed,
+    read: &PlannedRead,
+    lineage: Lineage,
     writer: &mut RecordBatchWriter,
     options: &SyncOptions,
 ) -> Result<ObjectOutcome, WarehouseError> {
-    let table = job.feed.name.clone();
-    let stream = source.read(key, range).await?;
+    let table = feed.name.clone();
+    let stream = source.read(&lineage.source_key, read.range.clone()).await?;
     let reader = BlockingReader::spawn(stream);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Decoded>(2);
-    let feed = job.feed.clone();
-    let job = OwnedJob {
-        feed,
-        target: job.target,
-        lineage: job.lineage,
-        header: job.header,
-        first_line: job.first_line,
-        batch_rows: job.batch_rows,
-    };
-    let on_bytes = options.on_bytes.clone();
+    let (feed, target, header) = (feed.clone(), writer.arrow_schema(), read.header.clone());
+    let (first_line, batch_rows) = (read.first_line, options.batch_rows);
+    let mut input = TailKeeper::new(reader, read.tail_prefix.clone(), options.on_bytes.clone());
     let decoder = tokio::task::spawn_blocking(move || {
-        let mut input = TailKeeper::new(reader, tail_prefix, on_bytes);
-        let key = job.lineage.source_key.clone();
-        let summary = decode(
-            &mut input,
-            DecodeJob {
-                feed: &job.feed,
-                target: job.target,
-                lineage: job.lineage,
-                header: job.header,
-                first_line: job.first_line,
-                batch_rows: job.batch_rows,
-            },
-            |item| match item {
-                Decoded::Rejected(row) => Err(FeedError::Row {
-                    key: key.clone(),
-                    row,
-                }),
-                batch => tx.blocking_send(batch).map_err(|_| FeedError::Csv {
-                    key: key.clone(),
-                    reason: "writer stopped".into(),
-                }),
-            },
-        )?;
+        let key = lineage.source_key.clone();
+        let job = DecodeJob {
+            feed: &feed,
+            target,
+            lineage,
+            header,
+            first_line,
+            batch_rows,
+        };
+        let summary = decode(&mut input, job, |item| match item {
+            Decoded::Rejected(row) => Err(FeedError::Row {
+                key: key.clone(),
+                row,
+            }),
+            batch => tx.blocking_send(batch).map_err(|_| FeedError::Csv {
+                key: key.clone(),
+                reason: "writer stopped".into(),
+            }),
+        })?;
         Ok::<_, FeedError>((summary, input.tail()))
     });
     let mut write_error = None;
@@ -487,22 +456,11 @@ async fn read_object(
     })
 }
 
-/// A [`DecodeJob`] that owns its feed, to cross into a blocking thread.
-struct OwnedJob {
-    feed: Feed,
-    target: SchemaRef,
-    lineage: Lineage,
-    header: Option<Vec<String>>,
-    first_line: u64,
-    batch_rows: usize,
-}
-
 /// Passes bytes through, keeping the last [`TAIL_BYTES`] and reporting progress.
 struct TailKeeper<R> {
     inner: R,
     tail: Vec<u8>,
     on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-    total: AtomicU64,
 }
 
 impl<R: Read> TailKeeper<R> {
@@ -511,7 +469,6 @@ impl<R: Read> TailKeeper<R> {
             inner,
             tail: prefix,
             on_bytes,
-            total: AtomicU64::new(0),
         }
     }
 
@@ -530,7 +487,6 @@ impl<R: Read> Read for TailKeeper<R> {
             let keep = self.tail.len() - TAIL_BYTES as usize;
             self.tail.drain(..keep);
         }
-        self.total.fetch_add(n as u64, Ordering::Relaxed);
         if let Some(f) = &self.on_bytes {
             f(n as u64);
         }
@@ -551,11 +507,4 @@ fn remove_action(file: &FileRef, at: DateTime<Utc>) -> Action {
         base_row_id: None,
         default_row_commit_version: None,
     })
-}
-
-fn rows_in_stats(stats: Option<&str>) -> u64 {
-    stats
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
-        .and_then(|v| v.get("numRecords").and_then(|n| n.as_u64()))
-        .unwrap_or(0)
 }
