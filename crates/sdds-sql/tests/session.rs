@@ -219,6 +219,11 @@ fn account(id: &str, address: &str, valid_from: &str, updated: &str, deleted: bo
     format!("{id},123456789012,{address},{valid_from}T00:00:00Z,{updated}T00:00:00Z,{updated}T00:00:00Z,{delete}\n")
 }
 
+/// An account file: the header, then `rows`.
+fn account_file(rows: &[String]) -> String {
+    format!("{ACCOUNT_HEADER}\n{}", rows.concat())
+}
+
 fn write(root: &std::path::Path, key: &str, content: &str) {
     let path = root.join(key);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -230,30 +235,25 @@ fn adversarial_bucket(root: &std::path::Path) {
     write(
         root,
         "accountfeed_v1/year=2010/month=01/data.csv",
-        &[
-            ACCOUNT_HEADER.to_string() + "\n",
+        &account_file(&[
             account("acc-1", "A1", "2019-01-01", "2019-01-01", false),
             account("acc-4", "D1", "2019-06-01", "2019-06-01", false),
-        ]
-        .concat(),
+        ]),
     );
     write(
         root,
         "accountfeed_v1/year=2026/month=08/data.csv",
-        &[
-            ACCOUNT_HEADER.to_string() + "\n",
+        &account_file(&[
             // A correction of the 2019 version, delivered years later.
             account("acc-1", "A0", "2019-01-01", "2020-01-01", false),
             // A later version of acc-4 delivered before an earlier one.
             account("acc-4", "D3", "2026-10-01", "2026-10-01", false),
-        ]
-        .concat(),
+        ]),
     );
     write(
         root,
         "accountfeed_v1/year=2026/month=09/data.csv",
-        &[
-            ACCOUNT_HEADER.to_string() + "\n",
+        &account_file(&[
             // A change, then a correction of the change.
             account("acc-1", "A2", "2026-09-01", "2026-09-01", false),
             account("acc-1", "A3", "2026-09-01", "2026-09-05", false),
@@ -269,8 +269,7 @@ fn adversarial_bucket(root: &std::path::Path) {
             account("acc-5", "E1", "2026-09-05", "2026-09-05", true),
             account("acc-5", "E2", "2026-09-20", "2026-09-20", false),
             account("acc-4", "D2", "2026-09-15", "2026-09-15", false),
-        ]
-        .concat(),
+        ]),
     );
 }
 
@@ -435,14 +434,10 @@ async fn every_earlier_sync_can_be_queried_again_exactly() {
     write(
         &bucket,
         "accountfeed_v1/year=2026/month=09/data.csv",
-        &[
-            ACCOUNT_HEADER.to_string() + "\n",
-            account("acc-1", "A1", "2026-09-01", "2026-09-01", false),
-        ]
-        .concat(),
+        &account_file(&[account("acc-1", "A1", "2026-09-01", "2026-09-01", false)]),
     );
     let ctx = session_over(&bucket, &warehouse, &SessionOptions::default()).await;
-    results.push(futures_all(&ctx, &queries).await);
+    results.push(run_all(&ctx, &queries).await);
     write(
         &bucket,
         "billingeventfeed_v1/year=2026/month=09/data.csv",
@@ -451,14 +446,10 @@ async fn every_earlier_sync_can_be_queried_again_exactly() {
     write(
         &bucket,
         "accountfeed_v1/year=2026/month=10/data.csv",
-        &[
-            ACCOUNT_HEADER.to_string() + "\n",
-            account("acc-1", "A2", "2026-10-01", "2026-10-01", false),
-        ]
-        .concat(),
+        &account_file(&[account("acc-1", "A2", "2026-10-01", "2026-10-01", false)]),
     );
     let ctx = session_over(&bucket, &warehouse, &SessionOptions::default()).await;
-    results.push(futures_all(&ctx, &queries).await);
+    results.push(run_all(&ctx, &queries).await);
     write(
         &bucket,
         "billingeventfeed_v1/year=2026/month=09/data.csv",
@@ -467,15 +458,13 @@ async fn every_earlier_sync_can_be_queried_again_exactly() {
     write(
         &bucket,
         "accountfeed_v1/year=2026/month=10/data.csv",
-        &[
-            ACCOUNT_HEADER.to_string() + "\n",
+        &account_file(&[
             account("acc-1", "A2", "2026-10-01", "2026-10-01", false),
             account("acc-2", "B1", "2026-10-02", "2026-10-02", false),
-        ]
-        .concat(),
+        ]),
     );
     let ctx = session_over(&bucket, &warehouse, &SessionOptions::default()).await;
-    results.push(futures_all(&ctx, &queries).await);
+    results.push(run_all(&ctx, &queries).await);
     assert_eq!(
         results[0],
         vec![
@@ -506,17 +495,12 @@ async fn every_earlier_sync_can_be_queried_again_exactly() {
         let ctx = open_session(&warehouse, &Catalog::builtin(), &options)
             .await
             .unwrap();
-        assert_eq!(
-            &futures_all(&ctx, &queries).await,
-            expected,
-            "sync {}",
-            n + 1
-        );
+        assert_eq!(&run_all(&ctx, &queries).await, expected, "sync {}", n + 1);
     }
     assert!(history.versions_after_sync(4).is_err());
 }
 
-async fn futures_all(ctx: &SessionContext, queries: &[&str]) -> Vec<Vec<String>> {
+async fn run_all(ctx: &SessionContext, queries: &[&str]) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for q in queries {
         out.push(rows(ctx, q).await);
