@@ -16,8 +16,37 @@ pub struct Cli {
     #[arg(long, global = true, env = "SDDS_CONFIG")]
     pub config: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Access to S3, for an `s3://` source or warehouse. Credentials come from the standard AWS
+/// chain: environment, shared profile, SSO, web identity, container or instance role.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "AWS")]
+pub struct AwsArgs {
+    /// Named profile from ~/.aws/config [default: $AWS_PROFILE or `default`]
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+
+    /// Region of the buckets [default: $AWS_REGION, the profile's, or us-east-1]
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+
+    /// Endpoint of an S3-compatible store, e.g. http://localhost:9000
+    #[arg(long, global = true, value_name = "URL", env = "SDDS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Path-style addressing (endpoint/bucket/key), for S3-compatible stores
+    #[arg(long, global = true)]
+    pub path_style: bool,
+
+    /// Attempts per S3 request before giving up (retries back off exponentially, with jitter)
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: Option<u32>,
 }
 
 /// The commands.
@@ -36,8 +65,8 @@ pub enum Command {
 /// Arguments of `sdds sync`.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// Source: a directory laid out like the bucket, or `sample` for the bundled sample feeds
-    /// [default: sample]
+    /// Source: s3://bucket[/prefix], a directory laid out like the bucket, or `sample` for the
+    /// bundled sample feeds [default: sample]
     #[arg(long, short = 's', env = "SDDS_SOURCE")]
     pub source: Option<String>,
 

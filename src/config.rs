@@ -18,6 +18,24 @@ pub struct Config {
     pub warehouse: Option<String>,
     /// Source location.
     pub source: Option<String>,
+    /// S3 access (`[aws]`), overridden by the flags.
+    pub aws: Option<AwsConfig>,
+}
+
+/// The `[aws]` table of the configuration file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// Named profile.
+    pub profile: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// S3-compatible endpoint.
+    pub endpoint_url: Option<String>,
+    /// Path-style addressing.
+    pub path_style: Option<bool>,
+    /// Attempts per request.
+    pub max_attempts: Option<u32>,
 }
 
 impl Config {

@@ -8,7 +8,7 @@ use sdds_warehouse::{History, Warehouse};
 use crate::cli::HistoryArgs;
 
 /// Lists the syncs, oldest first, with the tables each changed.
-pub async fn run(warehouse: &str, args: HistoryArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(warehouse: &Warehouse, args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::builtin();
     if let Some(table) = &args.table {
         if catalog.feed(table).is_none() {
@@ -17,8 +17,7 @@ pub async fn run(warehouse: &str, args: HistoryArgs) -> anyhow::Result<ExitCode>
             );
         }
     }
-    let warehouse = Warehouse::open(warehouse)?;
-    let mut history = History::load(&warehouse, &catalog).await?;
+    let mut history = History::load(warehouse, &catalog).await?;
     if let Some(table) = &args.table {
         history.syncs.retain_mut(|s| {
             s.tables.retain(|t| &t.table == table);

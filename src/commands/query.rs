@@ -13,17 +13,16 @@ use crate::cli::{QueryArgs, TimeArgs};
 use crate::print::write_batches;
 
 /// Runs each statement of the SQL and prints its result.
-pub async fn run(warehouse: &str, args: QueryArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(warehouse: &Warehouse, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let sql = match (&args.sql, &args.file) {
         (_, Some(path)) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?,
         (Some(sql), None) => sql.clone(),
         (None, None) => anyhow::bail!("give SQL or --file"),
     };
-    let warehouse = Warehouse::open(warehouse)?;
     let catalog = Catalog::builtin();
-    let options = session_options(&warehouse, &catalog, &args.time).await?;
-    let ctx = open_session(&warehouse, &catalog, &options).await?;
+    let options = session_options(warehouse, &catalog, &args.time).await?;
+    let ctx = open_session(warehouse, &catalog, &options).await?;
     let statements = DFParser::parse_sql(&sql).context("SQL syntax")?;
     if statements.is_empty() {
         anyhow::bail!("no SQL statement given");

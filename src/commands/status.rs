@@ -8,11 +8,10 @@ use sdds_warehouse::{table_status, Warehouse};
 use crate::cli::StatusArgs;
 
 /// Prints one line per table.
-pub async fn run(warehouse: &str, args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let warehouse = Warehouse::open(warehouse)?;
+pub async fn run(warehouse: &Warehouse, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let mut statuses = Vec::new();
     for feed in Catalog::builtin().feeds() {
-        statuses.push(table_status(&warehouse, &feed.name).await?);
+        statuses.push(table_status(warehouse, &feed.name).await?);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&statuses)?);

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use sdds_feeds::Catalog;
-use sdds_source::{LocalSource, Source};
+use sdds_source::{LocalSource, S3Options, S3Source, Source};
 use sdds_warehouse::{SyncOptions, SyncReport, Warehouse};
 
 use crate::cli::SyncArgs;
@@ -15,29 +15,34 @@ use crate::config::Config;
 use crate::{sample, EXIT_PARTIAL};
 
 /// Opens the source named by `location`.
-pub fn open_source(location: &str) -> anyhow::Result<Arc<dyn Source>> {
+pub async fn open_source(location: &str, s3: &S3Options) -> anyhow::Result<Arc<dyn Source>> {
     if location == sample::NAME {
         return Ok(Arc::new(sample::source()));
     }
+    if location.starts_with("s3://") {
+        return Ok(Arc::new(S3Source::connect(location, s3.clone()).await?));
+    }
     if location.contains("://") {
-        anyhow::bail!(
-            "source {location}: only local directories and `sample` are supported as sources"
-        );
+        anyhow::bail!("source {location}: use s3://bucket[/prefix], a directory, or `sample`");
     }
     Ok(Arc::new(LocalSource::new(location)?))
 }
 
 /// Runs a sync and reports it.
-pub async fn run(config: &Config, warehouse: &str, args: SyncArgs) -> anyhow::Result<ExitCode> {
-    let source = open_source(&config.source(args.source.as_deref()))?;
-    let warehouse = Warehouse::open(warehouse)?;
+pub async fn run(
+    config: &Config,
+    s3: &S3Options,
+    warehouse: &Warehouse,
+    args: SyncArgs,
+) -> anyhow::Result<ExitCode> {
+    let source = open_source(&config.source(args.source.as_deref()), s3).await?;
     let catalog = Catalog::builtin();
     let mut options = SyncOptions::new();
     let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
+        let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} syncing: {bytes} read ({bytes_per_sec})",
+                "syncing {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
             )
             .expect("valid template"),
         );
@@ -45,11 +50,13 @@ pub async fn run(config: &Config, warehouse: &str, args: SyncArgs) -> anyhow::Re
         bar
     });
     if let Some(bar) = &progress {
+        let planned = bar.clone();
+        options.on_planned = Some(Arc::new(move |n| planned.inc_length(n)));
         let bar = bar.clone();
         options.on_bytes = Some(Arc::new(move |n| bar.inc(n)));
     }
     let started = Instant::now();
-    let report = sdds_warehouse::sync(source, &warehouse, &catalog, &options)
+    let report = sdds_warehouse::sync(source, warehouse, &catalog, &options)
         .await
         .context("sync failed")?;
     if let Some(bar) = progress {

@@ -50,7 +50,12 @@ impl Source for EmbeddedSource {
             .collect())
     }
 
-    async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream, SourceError> {
+    async fn read(
+        &self,
+        object: &ObjectInfo,
+        range: Range<u64>,
+    ) -> Result<ByteStream, SourceError> {
+        let key = object.key.as_str();
         let data = self.objects.get(key).ok_or_else(|| SourceError::Read {
             key: key.to_string(),
             reason: "no such object".into(),

@@ -1,4 +1,4 @@
-//! Where feeds come from: a bucket-shaped folder, an embedded copy, (later) S3.
+//! Where feeds come from: an S3 bucket, a bucket-shaped folder, or an embedded copy.
 //!
 //! Every source lists objects and streams byte ranges of them; [`BlockingReader`] turns such a
 //! stream into a `std::io::Read` for the CSV decoder running on a blocking thread.
@@ -6,6 +6,7 @@
 mod blocking;
 mod embedded;
 mod local;
+mod s3;
 
 use std::ops::Range;
 
@@ -15,6 +16,7 @@ use futures::stream::BoxStream;
 pub use blocking::BlockingReader;
 pub use embedded::EmbeddedSource;
 pub use local::LocalSource;
+pub use s3::{S3Options, S3Source};
 
 /// One object in a source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,14 +60,21 @@ pub trait Source: Send + Sync {
     fn location(&self) -> String;
     /// Every object, sorted by key.
     async fn list(&self) -> Result<Vec<ObjectInfo>, SourceError>;
-    /// Streams the bytes of `range` of an object.
-    async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream, SourceError>;
+    /// Streams the bytes of `range` of an object as listed; fails rather than mixing in bytes
+    /// of a different version of the object (S3: `If-Match` on its ETag).
+    async fn read(&self, object: &ObjectInfo, range: Range<u64>)
+        -> Result<ByteStream, SourceError>;
 
     /// Reads a small range whole (a verification read).
-    async fn read_all(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, SourceError> {
+    async fn read_all(
+        &self,
+        object: &ObjectInfo,
+        range: Range<u64>,
+    ) -> Result<Vec<u8>, SourceError> {
         use futures::TryStreamExt;
+        let key = &object.key;
         let expected = range.end - range.start;
-        let chunks: Vec<Bytes> = self.read(key, range).await?.try_collect().await?;
+        let chunks: Vec<Bytes> = self.read(object, range).await?.try_collect().await?;
         let data = chunks.concat();
         if data.len() as u64 != expected {
             return Err(SourceError::Read {

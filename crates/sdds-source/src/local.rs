@@ -90,7 +90,12 @@ impl Source for LocalSource {
         Ok(objects)
     }
 
-    async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream, SourceError> {
+    async fn read(
+        &self,
+        object: &ObjectInfo,
+        range: Range<u64>,
+    ) -> Result<ByteStream, SourceError> {
+        let key = object.key.as_str();
         let err = |e: std::io::Error| SourceError::Read {
             key: key.to_string(),
             reason: e.to_string(),

@@ -75,6 +75,23 @@ impl TablePlan {
     pub fn count(&self, action: ObjectAction) -> usize {
         self.objects.iter().filter(|o| o.action == action).count()
     }
+
+    /// Source bytes the plan reads, if every grown object passes its check.
+    pub fn bytes_to_read(&self, state: Option<&TableState>) -> u64 {
+        self.objects
+            .iter()
+            .map(|o| match o.action {
+                ObjectAction::Unchanged => 0,
+                ObjectAction::Grown => {
+                    let consumed = state
+                        .and_then(|s| s.objects.get(&o.info.key))
+                        .map_or(0, |old| old.consumed);
+                    o.info.size - consumed
+                }
+                ObjectAction::New | ObjectAction::Rewritten => o.info.size,
+            })
+            .sum()
+    }
 }
 
 fn action_for(info: &ObjectInfo, old: &ObjectState) -> ObjectAction {

@@ -35,6 +35,8 @@ pub struct SyncOptions {
     pub parallel_tables: usize,
     /// Called with the number of source bytes read, as they are read.
     pub on_bytes: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// Called with the number of source bytes a table's plan will read, once planned.
+    pub on_planned: Option<Arc<dyn Fn(u64) + Send + Sync>>,
 }
 
 impl SyncOptions {
@@ -52,6 +54,7 @@ impl SyncOptions {
             batch_rows: sdds_feeds::decode::DEFAULT_BATCH_ROWS,
             parallel_tables: 2,
             on_bytes: None,
+            on_planned: None,
         }
     }
 }
@@ -191,6 +194,9 @@ async fn sync_table(
     report.objects_vanished = plan.vanished.len();
     if exists && plan.is_noop() {
         return Ok(());
+    }
+    if let Some(on_planned) = &options.on_planned {
+        on_planned(plan.bytes_to_read(old_state.as_ref()));
     }
 
     let table_schema: SchemaRef = if exists {
@@ -337,6 +343,8 @@ async fn sync_table(
 
 /// What to read of one object.
 struct PlannedRead {
+    /// The object as listed.
+    object: ObjectInfo,
     range: Range<u64>,
     header: Option<Vec<String>>,
     first_line: u64,
@@ -354,6 +362,7 @@ async fn plan_read(
     report: &mut TableReport,
 ) -> Result<PlannedRead, WarehouseError> {
     let whole = PlannedRead {
+        object: planned.info.clone(),
         range: 0..planned.info.size,
         header: None,
         first_line: 1,
@@ -365,7 +374,7 @@ async fn plan_read(
     };
     let tail_start = old.consumed.saturating_sub(TAIL_BYTES);
     let tail = source
-        .read_all(&planned.info.key, tail_start..old.consumed)
+        .read_all(&planned.info, tail_start..old.consumed)
         .await?;
     report.bytes_read += tail.len() as u64;
     if crc32fast::hash(&tail) != old.tail_crc || old.header.is_empty() {
@@ -374,6 +383,7 @@ async fn plan_read(
         return Ok(whole);
     }
     Ok(PlannedRead {
+        object: planned.info.clone(),
         range: old.consumed..planned.info.size,
         header: Some(old.header.clone()),
         first_line: old.lines + 1,
@@ -401,7 +411,7 @@ async fn read_object(
     options: &SyncOptions,
 ) -> Result<ObjectOutcome, WarehouseError> {
     let table = feed.name.clone();
-    let stream = source.read(&lineage.source_key, read.range.clone()).await?;
+    let stream = source.read(&read.object, read.range.clone()).await?;
     let reader = BlockingReader::spawn(stream);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Decoded>(2);
     let (feed, target, header) = (feed.clone(), writer.arrow_schema(), read.header.clone());

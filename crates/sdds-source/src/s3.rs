@@ -1,0 +1,355 @@
+//! The seller's S3 bucket, read with the AWS SDK and the standard credential chain.
+//!
+//! Requests are retried by the SDK (throttling, 5xx, connection errors) with exponential
+//! backoff and jitter. A body that breaks off or ends short is resumed from the last byte
+//! received, pinned to the listed ETag, within the same attempt budget; a body shorter than
+//! asked for is never passed on as if complete.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream as SdkStream;
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+use futures::StreamExt;
+use rand::Rng;
+
+use crate::{ByteStream, ObjectInfo, Source, SourceError};
+
+/// How to reach S3: the flags `--profile`, `--region`, `--endpoint-url`, `--path-style`.
+#[derive(Debug, Clone)]
+pub struct S3Options {
+    /// Named profile of the shared config files (else `AWS_PROFILE` / `default`).
+    pub profile: Option<String>,
+    /// Region (else the chain's: `AWS_REGION`, profile, instance metadata; finally us-east-1).
+    pub region: Option<String>,
+    /// An S3-compatible endpoint instead of AWS's.
+    pub endpoint_url: Option<String>,
+    /// Address buckets as `endpoint/bucket` rather than `bucket.endpoint`.
+    pub path_style: bool,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// First retry delay; it doubles per attempt, with jitter, up to 20 s.
+    pub initial_backoff: Duration,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options {
+            profile: None,
+            region: None,
+            endpoint_url: None,
+            path_style: false,
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(20);
+
+impl S3Options {
+    /// Loads the SDK configuration: the default credential chain (environment, shared
+    /// profile, SSO, web identity, container and instance roles) with these options applied.
+    pub async fn load_sdk_config(&self) -> SdkConfig {
+        let config = self.config_loader().load().await;
+        if config.region().is_none() {
+            return config
+                .into_builder()
+                .region(Region::from_static("us-east-1"))
+                .build();
+        }
+        config
+    }
+
+    /// The SDK configuration loader with these options applied (credentials still to come
+    /// from the default chain unless the caller sets a provider).
+    pub fn config_loader(&self) -> ConfigLoader {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(self.retry_config())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .read_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &self.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &self.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        loader
+    }
+
+    fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.max_attempts.max(1))
+            .with_initial_backoff(self.initial_backoff)
+            .with_max_backoff(MAX_BACKOFF)
+    }
+
+    /// The delay before retry number `attempt` (1-based): exponential, full jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(1 << attempt.min(16))
+            .min(MAX_BACKOFF);
+        ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+}
+
+/// Objects under `s3://bucket/prefix`.
+#[derive(Debug, Clone)]
+pub struct S3Source {
+    client: Client,
+    bucket: String,
+    /// Empty, or ending in `/`.
+    prefix: String,
+    options: S3Options,
+}
+
+impl S3Source {
+    /// Connects to `s3://bucket[/prefix]` with the default credential chain.
+    pub async fn connect(url: &str, options: S3Options) -> Result<S3Source, SourceError> {
+        let config = options.load_sdk_config().await;
+        S3Source::with_sdk_config(url, &config, options)
+    }
+
+    /// Connects to `s3://bucket[/prefix]` with an already loaded SDK configuration.
+    pub fn with_sdk_config(
+        url: &str,
+        config: &SdkConfig,
+        options: S3Options,
+    ) -> Result<S3Source, SourceError> {
+        let (bucket, prefix) = parse_url(url)?;
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(options.path_style)
+            .retry_config(options.retry_config())
+            .build();
+        Ok(S3Source {
+            client: Client::from_conf(s3_config),
+            bucket,
+            prefix,
+            options,
+        })
+    }
+}
+
+/// Splits `s3://bucket/some/prefix` into the bucket and `some/prefix/`.
+fn parse_url(url: &str) -> Result<(String, String), SourceError> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| SourceError::Location {
+            location: url.to_string(),
+            reason: "expected s3://bucket[/prefix]".into(),
+        })?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(SourceError::Location {
+            location: url.to_string(),
+            reason: "no bucket name".into(),
+        });
+    }
+    let prefix = prefix.trim_matches('/');
+    let prefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}/")
+    };
+    Ok((bucket.to_string(), prefix))
+}
+
+/// One line for an SDK error: the S3 error code and message, or the transport failure.
+fn describe<E>(err: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let SdkError::ServiceError(service) = err {
+        let e = service.err();
+        let status = service.raw().status().as_u16();
+        let code = e.code().unwrap_or("error");
+        let hint = match code {
+            "AccessDenied" => {
+                " (see the IAM policy in the README: s3:ListBucket, s3:GetObject, kms:Decrypt)"
+            }
+            "PermanentRedirect" | "AuthorizationHeaderMalformed" => " (wrong region? use --region)",
+            _ => "",
+        };
+        let message = e.message().unwrap_or_default();
+        return format!("{code} (HTTP {status}): {message}{hint}");
+    }
+    DisplayErrorContext(err).to_string()
+}
+
+#[async_trait::async_trait]
+impl Source for S3Source {
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    async fn list(&self) -> Result<Vec<ObjectInfo>, SourceError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&self.prefix)
+            .into_paginator()
+            .send();
+        let mut objects = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| SourceError::Location {
+                location: self.location(),
+                reason: describe(&e),
+            })?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                let Some(key) = key.strip_prefix(&self.prefix) else {
+                    continue;
+                };
+                if key.is_empty() || key.ends_with('/') {
+                    continue; // folder markers
+                }
+                objects.push(ObjectInfo {
+                    key: key.to_string(),
+                    size: object.size().unwrap_or_default().max(0) as u64,
+                    etag: object.e_tag().map(str::to_string),
+                });
+            }
+        }
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    async fn read(
+        &self,
+        object: &ObjectInfo,
+        range: Range<u64>,
+    ) -> Result<ByteStream, SourceError> {
+        let reader = RangeReader {
+            source: self.clone(),
+            object: object.clone(),
+            offset: range.start,
+            end: range.end,
+            body: None,
+            failures: 0,
+        };
+        let stream = futures::stream::unfold(reader, |mut reader| async move {
+            let item = reader.next_chunk().await?;
+            if item.is_err() {
+                reader.end = reader.offset; // stop after an error
+            }
+            Some((item, reader))
+        });
+        Ok(stream.boxed())
+    }
+}
+
+/// Reads one byte range, resuming after broken or short bodies.
+struct RangeReader {
+    source: S3Source,
+    object: ObjectInfo,
+    offset: u64,
+    end: u64,
+    body: Option<SdkStream>,
+    failures: u32,
+}
+
+impl RangeReader {
+    fn error(&self, reason: String) -> SourceError {
+        SourceError::Read {
+            key: format!("{}{}", self.source.prefix, self.object.key),
+            reason,
+        }
+    }
+
+    /// Starts a GET of the remaining bytes, pinned to the listed ETag.
+    async fn get(&self) -> Result<SdkStream, SourceError> {
+        let mut request = self
+            .source
+            .client
+            .get_object()
+            .bucket(&self.source.bucket)
+            .key(format!("{}{}", self.source.prefix, self.object.key))
+            .range(format!("bytes={}-{}", self.offset, self.end - 1));
+        if let Some(etag) = &self.object.etag {
+            request = request.if_match(etag);
+        }
+        match request.send().await {
+            Ok(output) => Ok(output.body),
+            Err(e) if e.code() == Some("PreconditionFailed") => {
+                Err(self
+                    .error("the object changed while it was being read; run the sync again".into()))
+            }
+            Err(e) => Err(self.error(describe(&e))),
+        }
+    }
+
+    async fn next_chunk(&mut self) -> Option<Result<Bytes, SourceError>> {
+        loop {
+            if self.offset >= self.end {
+                return None;
+            }
+            let body = match self.body.as_mut() {
+                Some(body) => body,
+                None => match self.get().await {
+                    Ok(body) => self.body.insert(body),
+                    Err(e) => return Some(Err(e)),
+                },
+            };
+            let failure = match body.next().await {
+                Some(Ok(mut chunk)) => {
+                    let wanted = (self.end - self.offset) as usize;
+                    chunk.truncate(wanted);
+                    self.offset += chunk.len() as u64;
+                    return Some(Ok(chunk));
+                }
+                Some(Err(e)) => DisplayErrorContext(&e).to_string(),
+                None => format!("the body ended at byte {} of {}", self.offset, self.end),
+            };
+            self.body = None;
+            self.failures += 1;
+            if self.failures >= self.source.options.max_attempts {
+                return Some(Err(self.error(format!(
+                    "{failure} (gave up after {} attempts)",
+                    self.failures
+                ))));
+            }
+            tokio::time::sleep(self.source.options.backoff(self.failures)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_bucket_and_prefix() {
+        assert_eq!(parse_url("s3://b").unwrap(), ("b".into(), "".into()));
+        assert_eq!(parse_url("s3://b/").unwrap(), ("b".into(), "".into()));
+        assert_eq!(
+            parse_url("s3://b/feeds/sdds/").unwrap(),
+            ("b".into(), "feeds/sdds/".into())
+        );
+        assert!(parse_url("s3:///x").is_err());
+        assert!(parse_url("https://b").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let options = S3Options::default();
+        assert!(options.backoff(1) <= Duration::from_millis(400));
+        assert!(options.backoff(1) >= Duration::from_millis(200));
+        assert!(options.backoff(30) <= MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,30 @@
+//! Test support shared by the crates' integration tests: a real S3 protocol server on
+//! loopback with fault injection ([`S3Server`]), and query results as text ([`format_rows`]).
+
+mod server;
+
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+
+pub use server::{Fault, Request, S3Server, Target, ACCESS_KEY, REGION, SECRET_KEY};
+
+/// Every row of `batches` as its values joined by `|`, NULL written as `NULL`.
+pub fn format_rows(batches: &[RecordBatch]) -> Vec<String> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for batch in batches {
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("displayable column"))
+            .collect();
+        for row in 0..batch.num_rows() {
+            let values: Vec<String> = formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect();
+            out.push(values.join("|"));
+        }
+    }
+    out
+}

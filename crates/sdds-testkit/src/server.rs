@@ -1,0 +1,387 @@
+//! An S3 protocol server (s3s-fs over a temporary directory) on loopback, on its own thread,
+//! that can be told to fail requests the way S3 does and records every request it answers.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, BodyStream, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::TokioIo;
+use s3s::auth::SimpleAuth;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tokio::sync::oneshot;
+
+/// The access key the server accepts (requests are SigV4-verified).
+pub const ACCESS_KEY: &str = "sdds-test-access-key";
+/// The matching secret key.
+pub const SECRET_KEY: &str = "sdds-test-secret-key";
+/// The region clients should sign for.
+pub const REGION: &str = "us-east-1";
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = UnsyncBoxBody<Bytes, BoxError>;
+
+/// A way to fail one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `503 SlowDown`, S3's throttling answer.
+    SlowDown,
+    /// `500 InternalError`.
+    InternalError,
+    /// Close the connection without answering.
+    DropConnection,
+    /// Answer with the full `Content-Length` but send only half the body, then close.
+    TruncateBody,
+}
+
+/// Which requests a fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// `ListObjectsV2`.
+    List,
+    /// `GetObject`.
+    Get,
+    /// `PutObject` (and other writes).
+    Put,
+    /// Any request.
+    Any,
+}
+
+/// One request the server answered.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// HTTP method.
+    pub method: String,
+    /// Path, `/bucket/key`.
+    pub path: String,
+    /// Query string.
+    pub query: String,
+    /// The `Range` header, if any.
+    pub range: Option<String>,
+    /// Status answered (0: connection dropped).
+    pub status: u16,
+    /// Body bytes actually sent.
+    pub bytes_sent: u64,
+    /// What the request was classified as.
+    pub target: Target,
+}
+
+struct Shared {
+    root: PathBuf,
+    faults: Mutex<VecDeque<(Fault, Target)>>,
+    log: Mutex<Vec<Request>>,
+}
+
+impl Shared {
+    fn take_fault(&self, target: Target) -> Option<Fault> {
+        let mut faults = self.faults.lock().unwrap();
+        let at = faults
+            .iter()
+            .position(|(_, t)| *t == Target::Any || *t == target)?;
+        faults.remove(at).map(|(fault, _)| fault)
+    }
+}
+
+/// A running server; stops when dropped.
+pub struct S3Server {
+    endpoint: String,
+    root: PathBuf,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl S3Server {
+    /// Serves the directory `root`: each subdirectory is a bucket.
+    pub fn start(root: &Path) -> S3Server {
+        let fs = s3s_fs::FileSystem::new(root).expect("server root");
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let shared = Arc::new(Shared {
+            root: root.to_path_buf(),
+            faults: Mutex::default(),
+            log: Mutex::default(),
+        });
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (shutdown, mut stop) = oneshot::channel();
+        let state = shared.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("server runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind loopback");
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                loop {
+                    let socket = tokio::select! {
+                        accepted = listener.accept() => match accepted {
+                            Ok((socket, _)) => socket,
+                            Err(_) => continue,
+                        },
+                        _ = &mut stop => break,
+                    };
+                    let service = service.clone();
+                    let state = state.clone();
+                    let handler = hyper::service::service_fn(move |req| {
+                        handle(service.clone(), state.clone(), req)
+                    });
+                    tokio::spawn(async move {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(socket), handler)
+                            .await;
+                    });
+                }
+            });
+        });
+        let addr = addr_rx.recv().expect("server started");
+        S3Server {
+            endpoint: format!("http://{addr}"),
+            root: root.to_path_buf(),
+            shared,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Creates a bucket and returns its directory (objects are its files).
+    pub fn create_bucket(&self, name: &str) -> PathBuf {
+        let dir = self.root.join(name);
+        std::fs::create_dir_all(&dir).expect("bucket directory");
+        dir
+    }
+
+    /// Fails the next `times` requests of `target` with `fault`, after any faults already queued.
+    pub fn inject(&self, fault: Fault, target: Target, times: usize) {
+        let mut faults = self.shared.faults.lock().unwrap();
+        faults.extend(std::iter::repeat_n((fault, target), times));
+    }
+
+    /// Faults queued but not yet used.
+    pub fn pending_faults(&self) -> usize {
+        self.shared.faults.lock().unwrap().len()
+    }
+
+    /// Every request answered since the start or the last [`S3Server::clear_log`].
+    pub fn requests(&self) -> Vec<Request> {
+        self.shared.log.lock().unwrap().clone()
+    }
+
+    /// Forgets the requests answered so far.
+    pub fn clear_log(&self) {
+        self.shared.log.lock().unwrap().clear();
+    }
+
+    /// Body bytes sent for `GetObject` requests since the log was cleared.
+    pub fn get_bytes_sent(&self) -> u64 {
+        self.requests()
+            .iter()
+            .filter(|r| r.target == Target::Get)
+            .map(|r| r.bytes_sent)
+            .sum()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn classify(req: &http::Request<Incoming>) -> Target {
+    let query = req.uri().query().unwrap_or_default();
+    match *req.method() {
+        http::Method::GET
+            if query.contains("list-type=2") || query.is_empty() && is_bucket(req) =>
+        {
+            Target::List
+        }
+        http::Method::GET | http::Method::HEAD => Target::Get,
+        _ => Target::Put,
+    }
+}
+
+fn is_bucket(req: &http::Request<Incoming>) -> bool {
+    req.uri().path().trim_matches('/').split('/').count() <= 1
+}
+
+async fn handle(
+    service: S3Service,
+    shared: Arc<Shared>,
+    req: http::Request<Incoming>,
+) -> Result<http::Response<Body>, BoxError> {
+    let target = classify(&req);
+    let path = req.uri().path().to_string();
+    let index = {
+        let mut log = shared.log.lock().unwrap();
+        log.push(Request {
+            method: req.method().to_string(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().unwrap_or_default().to_string(),
+            range: req
+                .headers()
+                .get(http::header::RANGE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            status: 0,
+            bytes_sent: 0,
+            target,
+        });
+        log.len() - 1
+    };
+    let fault = shared.take_fault(target);
+    let set_status = |status: u16| shared.log.lock().unwrap()[index].status = status;
+    let response = match fault {
+        Some(Fault::DropConnection) => return Err("connection dropped by fault injection".into()),
+        Some(Fault::SlowDown) => {
+            error_response(503, "SlowDown", "Please reduce your request rate.")
+        }
+        Some(Fault::InternalError) => {
+            error_response(500, "InternalError", "We encountered an internal error.")
+        }
+        Some(Fault::TruncateBody) | None => {
+            let response = hyper::service::Service::call(&service, req)
+                .await
+                .map_err(|e| -> BoxError { format!("{e:?}").into() })?;
+            let length = response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            let limit = match (fault, length) {
+                (Some(Fault::TruncateBody), Some(length)) => length / 2,
+                _ => u64::MAX,
+            };
+            let response = if target == Target::List && response.status().is_success() {
+                with_etags(&shared.root, &path, response).await?
+            } else {
+                response
+            };
+            let state = shared.clone();
+            response.map(|body| {
+                metered(body, limit, move |n| {
+                    state.log.lock().unwrap()[index].bytes_sent += n;
+                })
+            })
+        }
+    };
+    set_status(response.status().as_u16());
+    Ok(response)
+}
+
+/// Streams `body`, reporting the bytes sent, and fails the stream after `limit` bytes.
+fn metered(body: s3s::Body, limit: u64, sent: impl Fn(u64) + Send + Sync + 'static) -> Body {
+    struct Meter<F> {
+        frames: BodyStream<s3s::Body>,
+        total: u64,
+        done: bool,
+        sent: F,
+    }
+    let meter = Meter {
+        frames: BodyStream::new(body),
+        total: 0,
+        done: false,
+        sent,
+    };
+    let stream = futures::stream::unfold(meter, move |mut meter| async move {
+        if meter.done {
+            return None;
+        }
+        let frames = match meter.frames.next().await? {
+            Ok(frame) => match frame.into_data() {
+                Ok(mut data) => {
+                    let room = limit - meter.total;
+                    let cut = data.len() as u64 > room;
+                    if cut {
+                        data.truncate(room as usize);
+                    }
+                    meter.total += data.len() as u64;
+                    (meter.sent)(data.len() as u64);
+                    if cut {
+                        // The data goes out, then the connection breaks.
+                        meter.done = true;
+                        vec![Ok(Frame::data(data)), Err(truncated())]
+                    } else {
+                        vec![Ok(Frame::data(data))]
+                    }
+                }
+                Err(frame) => vec![Ok(frame)],
+            },
+            Err(e) => {
+                meter.done = true;
+                vec![Err(e)]
+            }
+        };
+        Some((frames, meter))
+    })
+    .flat_map(futures::stream::iter);
+    StreamBody::new(stream).boxed_unsync()
+}
+
+/// Adds the `ETag` of every listed object, as S3 does (s3s-fs leaves it out): here the
+/// modification time and size, so it changes whenever the object is written.
+async fn with_etags(
+    root: &Path,
+    path: &str,
+    response: http::Response<s3s::Body>,
+) -> Result<http::Response<s3s::Body>, BoxError> {
+    let bucket = root.join(path.trim_matches('/').split('/').next().unwrap_or_default());
+    let (mut parts, body) = response.into_parts();
+    let xml = String::from_utf8(BodyExt::collect(body).await?.to_bytes().to_vec())?;
+    let mut out = String::with_capacity(xml.len() * 2);
+    let mut rest = xml.as_str();
+    while let Some(start) = rest.find("<Key>") {
+        let end = rest[start..].find("</Key>").ok_or("unterminated <Key>")? + start + 6;
+        let key = &rest[start + 5..end - 6];
+        out.push_str(&rest[..end]);
+        if let Ok(meta) = std::fs::metadata(bucket.join(key)) {
+            let modified = meta.modified()?.duration_since(std::time::UNIX_EPOCH)?;
+            out.push_str(&format!(
+                "<ETag>&quot;{:x}-{:x}&quot;</ETag>",
+                modified.as_nanos(),
+                meta.len()
+            ));
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    parts
+        .headers
+        .insert(http::header::CONTENT_LENGTH, out.len().into());
+    Ok(http::Response::from_parts(parts, s3s::Body::from(out)))
+}
+
+fn truncated() -> BoxError {
+    "body truncated by fault injection".into()
+}
+
+fn error_response(status: u16, code: &str, message: &str) -> http::Response<Body> {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>"
+    );
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/xml")
+        .body(
+            Full::new(Bytes::from(xml))
+                .map_err(|e| match e {})
+                .boxed_unsync(),
+        )
+        .expect("valid response")
+}
