@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream as SdkStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
@@ -167,26 +167,48 @@ fn parse_url(url: &str) -> Result<(String, String), SourceError> {
     Ok((bucket.to_string(), prefix))
 }
 
-/// One line for an SDK error: the S3 error code and message, or the transport failure.
-fn describe<E>(err: &SdkError<E>) -> String
+/// One line for an SDK error: the S3 error code and message, or the transport failure and
+/// how many attempts were made.
+fn describe<E>(err: &SdkError<E>, max_attempts: u32) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    if let SdkError::ServiceError(service) = err {
-        let e = service.err();
-        let status = service.raw().status().as_u16();
-        let code = e.code().unwrap_or("error");
-        let hint = match code {
-            "AccessDenied" => {
-                " (see the IAM policy in the README: s3:ListBucket, s3:GetObject, kms:Decrypt)"
-            }
-            "PermanentRedirect" | "AuthorizationHeaderMalformed" => " (wrong region? use --region)",
-            _ => "",
-        };
-        let message = e.message().unwrap_or_default();
-        return format!("{code} (HTTP {status}): {message}{hint}");
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let status = service.raw().status().as_u16();
+            let code = e.code().unwrap_or("error");
+            let hint = match code {
+                "AccessDenied" => {
+                    " (see the IAM policy in the README: s3:ListBucket, s3:GetObject, kms:Decrypt)"
+                }
+                "PermanentRedirect" | "AuthorizationHeaderMalformed" => {
+                    " (wrong region? use --region)"
+                }
+                _ => "",
+            };
+            let message = e.message().unwrap_or_default();
+            format!("{code} (HTTP {status}): {message}{hint}")
+        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            format!("{} (gave up after {max_attempts} attempts)", causes(err))
+        }
+        _ => causes(err),
     }
-    DisplayErrorContext(err).to_string()
+}
+
+/// An error's chain of causes on one line, without repeats.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 #[async_trait::async_trait]
@@ -209,7 +231,7 @@ impl Source for S3Source {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| SourceError::Location {
                 location: self.location(),
-                reason: describe(&e),
+                reason: describe(&e, self.options.max_attempts),
             })?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
@@ -290,7 +312,7 @@ impl RangeReader {
                 Err(self
                     .error("the object changed while it was being read; run the sync again".into()))
             }
-            Err(e) => Err(self.error(describe(&e))),
+            Err(e) => Err(self.error(describe(&e, self.source.options.max_attempts))),
         }
     }
 
@@ -313,7 +335,7 @@ impl RangeReader {
                     self.offset += chunk.len() as u64;
                     return Some(Ok(chunk));
                 }
-                Some(Err(e)) => DisplayErrorContext(&e).to_string(),
+                Some(Err(e)) => causes(&e),
                 None => format!("the body ended at byte {} of {}", self.offset, self.end),
             };
             self.body = None;

@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::config::Credentials;
-use sdds_source::{ObjectInfo, S3Options, S3Source, Source};
-use sdds_testkit::{Fault, S3Server, Target, ACCESS_KEY, REGION, SECRET_KEY};
+use sdds_source::{ObjectInfo, S3Source, Source};
+use sdds_testkit::{Fault, S3Server, Target};
 
 /// A server with bucket `feeds` holding two objects under `sdds/` and one outside it.
 fn server_with_objects(dir: &tempfile::TempDir) -> (S3Server, Vec<u8>) {
@@ -24,25 +23,8 @@ fn server_with_objects(dir: &tempfile::TempDir) -> (S3Server, Vec<u8>) {
     (server, big)
 }
 
-fn options(server: &S3Server, max_attempts: u32) -> S3Options {
-    S3Options {
-        region: Some(REGION.into()),
-        endpoint_url: Some(server.endpoint().into()),
-        path_style: true,
-        max_attempts,
-        initial_backoff: Duration::from_millis(5),
-        ..S3Options::default()
-    }
-}
-
 async fn connect(server: &S3Server, url: &str, max_attempts: u32) -> S3Source {
-    let options = options(server, max_attempts);
-    let config = options
-        .config_loader()
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
-        .load()
-        .await;
-    S3Source::with_sdk_config(url, &config, options).unwrap()
+    server.source(url, max_attempts).await
 }
 
 fn object<'a>(objects: &'a [ObjectInfo], key: &str) -> &'a ObjectInfo {
@@ -178,13 +160,7 @@ async fn beyond_the_retry_budget_the_error_is_clear() {
 async fn wrong_credentials_are_refused_with_the_s3_error() {
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = server_with_objects(&dir);
-    let options = options(&server, 2);
-    let config = options
-        .config_loader()
-        .credentials_provider(Credentials::new(ACCESS_KEY, "wrong", None, None, "test"))
-        .load()
-        .await;
-    let source = S3Source::with_sdk_config("s3://feeds", &config, options).unwrap();
+    let source = server.source_with_secret("s3://feeds", 2, "wrong").await;
     let err = source.list().await.unwrap_err().to_string();
     assert!(err.contains("SignatureDoesNotMatch"), "{err}");
 }

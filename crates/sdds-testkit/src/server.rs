@@ -1,9 +1,12 @@
 //! An S3 protocol server (s3s-fs over a temporary directory) on loopback, on its own thread,
 //! that can be told to fail requests the way S3 does and records every request it answers.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_s3::config::Credentials;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -13,6 +16,7 @@ use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
 use s3s::auth::SimpleAuth;
 use s3s::service::{S3Service, S3ServiceBuilder};
+use sdds_source::{S3Options, S3Source};
 use tokio::sync::oneshot;
 
 /// The access key the server accepts (requests are SigV4-verified).
@@ -98,6 +102,7 @@ pub struct S3Server {
 impl S3Server {
     /// Serves the directory `root`: each subdirectory is a bucket.
     pub fn start(root: &Path) -> S3Server {
+        std::fs::create_dir_all(root).expect("server root");
         let fs = s3s_fs::FileSystem::new(root).expect("server root");
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
@@ -169,6 +174,11 @@ impl S3Server {
         faults.extend(std::iter::repeat_n((fault, target), times));
     }
 
+    /// Drops the faults not yet used.
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().unwrap().clear();
+    }
+
     /// Faults queued but not yet used.
     pub fn pending_faults(&self) -> usize {
         self.shared.faults.lock().unwrap().len()
@@ -182,6 +192,66 @@ impl S3Server {
     /// Forgets the requests answered so far.
     pub fn clear_log(&self) {
         self.shared.log.lock().unwrap().clear();
+    }
+
+    /// S3 options for a client of this server: its endpoint, path-style, fast retries.
+    pub fn s3_options(&self, max_attempts: u32) -> S3Options {
+        S3Options {
+            region: Some(REGION.into()),
+            endpoint_url: Some(self.endpoint.clone()),
+            path_style: true,
+            max_attempts,
+            initial_backoff: Duration::from_millis(5),
+            ..S3Options::default()
+        }
+    }
+
+    /// A source reading `url` (`s3://bucket[/prefix]`) from this server with its credentials.
+    pub async fn source(&self, url: &str, max_attempts: u32) -> S3Source {
+        self.source_with_secret(url, max_attempts, SECRET_KEY).await
+    }
+
+    /// Like [`S3Server::source`], signing with `secret` instead of the right secret key.
+    pub async fn source_with_secret(&self, url: &str, max_attempts: u32, secret: &str) -> S3Source {
+        let options = self.s3_options(max_attempts);
+        let config = options
+            .config_loader()
+            .credentials_provider(Credentials::new(ACCESS_KEY, secret, None, None, "test"))
+            .load()
+            .await;
+        S3Source::with_sdk_config(url, &config, options).expect("valid s3:// URL")
+    }
+
+    /// Object-store options for a Delta table on this server.
+    pub fn storage_options(&self) -> HashMap<String, String> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("aws_virtual_hosted_style_request", "false"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// Environment for a child `sdds` process using this server through the default
+    /// credential chain (and nothing of the machine's own AWS configuration).
+    pub fn child_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_CONFIG_FILE", "/nonexistent/sdds-test-config".into()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/sdds-test-credentials".into(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("SDDS_ENDPOINT_URL", self.endpoint.clone()),
+        ]
     }
 
     /// Body bytes sent for `GetObject` requests since the log was cleared.

@@ -50,11 +50,20 @@ pub enum WarehouseError {
 
 impl WarehouseError {
     pub(crate) fn delta(table: &str, source: deltalake::DeltaTableError) -> WarehouseError {
-        let text = source.to_string();
-        if text.contains("already exists")
-            || text.contains("VersionAlreadyExists")
-            || text.contains("conflict")
-        {
+        use deltalake::kernel::transaction::TransactionError;
+        use deltalake::DeltaTableError as E;
+        let lost_race = match &source {
+            E::VersionAlreadyExists(_) => true,
+            E::Transaction { source } => matches!(
+                source,
+                TransactionError::VersionAlreadyExists(_)
+                    | TransactionError::MaxCommitAttempts(_)
+                    | TransactionError::CommitConflict(_)
+            ),
+            // Creating a table that another sync has just created.
+            other => other.to_string().contains("table already exists"),
+        };
+        if lost_race {
             return WarehouseError::Conflict {
                 table: table.to_string(),
             };

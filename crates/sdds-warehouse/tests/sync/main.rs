@@ -1,9 +1,11 @@
-//! Syncing a bucket-shaped folder into real Delta tables on disk, read back with SQL.
+//! Syncing a bucket-shaped folder into real Delta tables on disk, read back with SQL; and
+//! the same from a real S3 protocol server on loopback (`s3`).
+
+mod s3;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
 use deltalake::datafusion::prelude::SessionContext;
 use sdds_feeds::Catalog;
 use sdds_source::LocalSource;
@@ -49,25 +51,7 @@ async fn rows(warehouse: &Warehouse, name: &str, sql: &str) -> Vec<String> {
     ctx.register_table("t", table.table_provider().await.unwrap())
         .unwrap();
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for batch in batches {
-        let formatters: Vec<_> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
-            .collect();
-        for row in 0..batch.num_rows() {
-            out.push(
-                formatters
-                    .iter()
-                    .map(|f| f.value(row).to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            );
-        }
-    }
-    out
+    sdds_testkit::format_rows(&batches)
 }
 
 /// A small bucket: products in the backfill partition, September, and a header-only October.
