@@ -1,16 +1,25 @@
-//! The `sdds` binary end to end: sync, query, status, and what users see on bad input.
+//! The `sdds` binary end to end: sync, query, status, and what users see on bad input; and
+//! against a loopback S3 server, including a kill -9 harness (`s3`).
+
+mod s3;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn sdds(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sdds"))
+/// The binary, run in `dir` with an empty environment plus `env`.
+fn command(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sdds"));
+    command
         .args(args)
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .unwrap()
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    command
+}
+
+fn sdds(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args, &[]).output().unwrap()
 }
 
 fn stdout(output: &Output) -> String {

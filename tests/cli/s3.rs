@@ -1,0 +1,278 @@
+//! `sdds` against a real S3 protocol server on loopback: source and warehouse on S3 through
+//! the default credential chain, and syncs killed with SIGKILL at many points.
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sdds_feeds::Catalog;
+use sdds_testkit::S3Server;
+
+use super::{command, stderr, stdout};
+
+fn sdds_s3(dir: &Path, server: &S3Server, args: &[&str]) -> Output {
+    let env: Vec<_> = server.child_env();
+    command(dir, args, &env).output().unwrap()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Bucket `feeds` with the sample feeds under `sdds/`, plus a large November product file so a
+/// sync takes long enough to be interrupted in many places.
+fn feeds_bucket(server: &S3Server, extra_products: usize) -> PathBuf {
+    let root = server.create_bucket("feeds").join("sdds");
+    std::fs::create_dir_all(&root).unwrap();
+    copy_tree(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sample-feeds")
+            .as_path(),
+        &root,
+    );
+    let dir = root.join("productfeed_v1/year=2026/month=11");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("product_id,manufacturer_account_id,product_code,title,catalog,valid_from,insert_date,update_date,delete_date\n");
+    for i in 0..extra_products {
+        csv.push_str(&format!("prod-gen-{i:06},seller-{},code-{i},\"Generated, {i}\",AWSMarketplace,2026-11-02T00:00:00Z,2026-11-02T01:00:00Z,2026-11-02T01:00:00Z,\n", i % 7));
+    }
+    std::fs::write(dir.join("data.csv"), csv).unwrap();
+    root
+}
+
+/// Every table's rows, minus the columns that name the run that loaded them.
+fn contents(dir: &Path, server: &S3Server, warehouse: &str) -> String {
+    let sql: String = Catalog::builtin()
+        .feeds()
+        .iter()
+        .map(|f| {
+            format!(
+                "select '{0}' as t, * exclude (_sync_id, _ingested_at) from {0} order by _source_key, _source_line;",
+                f.name
+            )
+        })
+        .collect();
+    let out = sdds_s3(
+        dir,
+        server,
+        &["query", "--warehouse", warehouse, "--format", "csv", &sql],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn sync_from_s3_into_a_warehouse_on_s3_and_query_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&dir.path().join("s3"));
+    feeds_bucket(&server, 10);
+    server.create_bucket("lake");
+    let endpoint = server.endpoint().to_string();
+    let flags = [
+        "--endpoint-url",
+        endpoint.as_str(),
+        "--path-style",
+        "--region",
+        "us-east-1",
+    ];
+    let mut args = vec![
+        "sync",
+        "--source",
+        "s3://feeds/sdds",
+        "--warehouse",
+        "s3://lake/wh",
+        "--json",
+    ];
+    args.extend(flags);
+    let sync = sdds_s3(dir.path(), &server, &args);
+    assert!(sync.status.success(), "{}", stderr(&sync));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&sync)).unwrap();
+    assert_eq!(report["source"], "s3://feeds/sdds");
+    let added: u64 = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["rows_added"].as_u64().unwrap())
+        .sum();
+    assert_eq!(added, 175 + 10);
+    let read: u64 = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["bytes_read"].as_u64().unwrap())
+        .sum();
+    assert!(read > 0);
+
+    let mut args = vec![
+        "query",
+        "--warehouse",
+        "s3://lake/wh",
+        "--format",
+        "csv",
+        "select broker_id, sum(amount) from billingeventfeed_v1 group by 1 order by 1 nulls last",
+    ];
+    args.extend(flags);
+    let query = sdds_s3(dir.path(), &server, &args);
+    assert!(query.status.success(), "{}", stderr(&query));
+    assert_eq!(
+        stdout(&query),
+        "broker_id,sum(billingeventfeed_v1.amount)\nAWS_EUROPE,3153.0000000000\nAWS_INC,24927.3000000000\n,582.9000000000\n"
+    );
+
+    // Nothing new: nothing read; the summary goes to stderr.
+    server.clear_log();
+    let mut args = vec![
+        "sync",
+        "--source",
+        "s3://feeds/sdds",
+        "--warehouse",
+        "s3://lake/wh",
+    ];
+    args.extend(flags);
+    let again = sdds_s3(dir.path(), &server, &args);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("0 rows added"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/feeds"))
+        .all(|r| r.target == sdds_testkit::Target::List));
+
+    let missing = sdds_s3(
+        dir.path(),
+        &server,
+        &[
+            "sync",
+            "--source",
+            "s3://no-such-bucket",
+            "--warehouse",
+            "wh",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    let message = stderr(&missing);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with("error: ") && message.contains("NoSuchBucket"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_sync_killed_at_any_point_then_rerun_gives_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&dir.path().join("s3"));
+    feeds_bucket(&server, 20_000);
+    let sync_args = |warehouse: &str| -> Vec<String> {
+        [
+            "sync",
+            "--quiet",
+            "--source",
+            "s3://feeds/sdds",
+            "--warehouse",
+            warehouse,
+        ]
+        .map(str::to_string)
+        .to_vec()
+    };
+    let run = |args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        command(dir.path(), &args, &server.child_env())
+    };
+
+    let baseline = run(&sync_args("base")).output().unwrap();
+    assert!(baseline.status.success(), "{}", stderr(&baseline));
+    let expected = contents(dir.path(), &server, "base");
+    assert!(expected.lines().count() > 20_000);
+    // Kill points: when the k-th file (Parquet data or Delta log entry) has appeared, for k
+    // spread from before the first write to the last commit.
+    let files = count_files(&dir.path().join("base"));
+    let points = 22;
+
+    let mut interrupted = 0;
+    let mut partial = 0;
+    for i in 0..points {
+        let warehouse = dir.path().join(format!("killed-{i}"));
+        let args = sync_args(warehouse.to_str().unwrap());
+        let threshold = files * i / points;
+        let mut child = run(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while count_files(&warehouse) < threshold
+            && child.try_wait().unwrap().is_none()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if child.try_wait().unwrap().is_none() {
+            interrupted += 1;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let committed = committed_tables(&warehouse);
+        if committed > 0 && committed < 12 {
+            partial += 1;
+        }
+
+        let rerun = run(&args).output().unwrap();
+        assert!(rerun.status.success(), "point {i}: {}", stderr(&rerun));
+        assert!(
+            contents(dir.path(), &server, warehouse.to_str().unwrap()) == expected,
+            "point {i} (after {threshold} of {files} files): the warehouse differs from an uninterrupted sync"
+        );
+    }
+    eprintln!("kill harness: {points} points over {files} files, {interrupted} interrupted a running sync, {partial} left a partly committed warehouse");
+    assert!(
+        interrupted >= 20,
+        "only {interrupted} of {points} kills hit a running sync"
+    );
+    assert!(
+        partial >= 5,
+        "only {partial} kills left some tables committed and others not"
+    );
+}
+
+/// Files below `dir` (none if it does not exist).
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => count_files(&e.path()),
+            Ok(_) => 1,
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// How many tables have at least one commit.
+fn committed_tables(warehouse: &Path) -> usize {
+    Catalog::builtin()
+        .feeds()
+        .iter()
+        .filter(|f| {
+            warehouse
+                .join(&f.name)
+                .join("_delta_log/00000000000000000000.json")
+                .exists()
+        })
+        .count()
+}
