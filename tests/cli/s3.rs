@@ -172,6 +172,26 @@ fn sync_from_s3_into_a_warehouse_on_s3_and_query_it() {
 }
 
 #[test]
+fn missing_credentials_are_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(&str, String)> = vec![
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/nonexistent/config".into()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/credentials".into(),
+        ),
+    ];
+    let out = command(dir.path(), &["sync", "--source", "s3://some-bucket"], &env)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("no AWS credentials found"), "{message}");
+}
+
+#[test]
 fn a_sync_killed_at_any_point_then_rerun_gives_the_uninterrupted_result() {
     let dir = tempfile::tempdir().unwrap();
     let server = S3Server::start(&dir.path().join("s3"));

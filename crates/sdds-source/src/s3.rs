@@ -190,6 +190,10 @@ where
             let message = e.message().unwrap_or_default();
             format!("{code} (HTTP {status}): {message}{hint}")
         }
+        _ if causes(err).contains("no credentials found") => "no AWS credentials found \
+             (tried the environment, the shared profile, web identity, the container and the \
+             instance role); set AWS_PROFILE or use --profile"
+            .into(),
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             format!("{} (gave up after {max_attempts} attempts)", causes(err))
         }
@@ -208,7 +212,11 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
         }
         next = e.source();
     }
-    parts.join(": ")
+    parts
+        .join(": ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[async_trait::async_trait]
