@@ -1,10 +1,11 @@
-//! `date_add(unit, n, x)` and `date_diff(unit, a, b)` with Presto's units and semantics.
+//! `date_add(unit, n, x)`, `date_diff(unit, a, b)` and `date_trunc(unit, x)` with Presto's
+//! units and semantics, over the whole range of the feeds' timestamps (up to year 9999).
 
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Date32Array, Int64Array};
 use arrow::datatypes::DataType;
-use chrono::{Datelike, Months, NaiveDateTime};
+use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, Timelike};
 use datafusion::common::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -253,6 +254,108 @@ impl ScalarUDFImpl for DateDiff {
                 out.push(self.on_error.apply(diff)?);
             }
             Ok(Arc::new(Int64Array::from(out)) as ArrayRef)
+        })
+    }
+}
+
+/// `local` truncated to the start of its `unit` (weeks start on Monday).
+fn truncate(local: NaiveDateTime, unit: &str) -> Result<NaiveDateTime, FunctionError> {
+    let date = local.date();
+    let start_of = |d: Option<NaiveDate>| {
+        d.and_then(|d| d.and_hms_opt(0, 0, 0))
+            .ok_or(FunctionError::OutOfRange)
+    };
+    let floor = |micros: i64| {
+        let t = local.and_utc().timestamp_micros();
+        DateTime::from_timestamp_micros(t - t.rem_euclid(micros))
+            .map(|d| d.naive_utc())
+            .ok_or(FunctionError::OutOfRange)
+    };
+    match unit.trim().to_ascii_lowercase().as_str() {
+        "millisecond" => floor(1_000),
+        "second" => floor(1_000_000),
+        "minute" => Ok(local
+            .with_second(0)
+            .and_then(|t| t.with_nanosecond(0))
+            .ok_or(FunctionError::OutOfRange)?),
+        "hour" => start_of(Some(date)).map(|d| d + chrono::Duration::hours(local.hour().into())),
+        "day" => start_of(Some(date)),
+        "week" => start_of(Some(
+            date - chrono::Duration::days(date.weekday().num_days_from_monday().into()),
+        )),
+        "month" => start_of(date.with_day(1)),
+        "quarter" => start_of(NaiveDate::from_ymd_opt(
+            date.year(),
+            (date.month0() / 3) * 3 + 1,
+            1,
+        )),
+        "year" => start_of(NaiveDate::from_ymd_opt(date.year(), 1, 1)),
+        _ => Err(FunctionError::UnknownUnit(unit.to_string())),
+    }
+}
+
+/// `date_trunc(unit, x)`: a timestamp (in its zone) or date cut down to the start of its
+/// second, minute, hour, day, week, month, quarter or year. Text is read as a UTC timestamp.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DateTrunc {
+    signature: Signature,
+}
+
+impl Default for DateTrunc {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for DateTrunc {
+    fn name(&self) -> &str {
+        "date_trunc"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.len() != 2 {
+            return datafusion::common::plan_err!("date_trunc takes (unit, timestamp)");
+        }
+        Ok(vec![DataType::Utf8, arg_types[1].clone()])
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        DateAdd::new(OnError::Fail).return_type(&[
+            DataType::Utf8,
+            DataType::Int64,
+            arg_types[1].clone(),
+        ])
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        run(&args.args, |a| {
+            let units = strings(&a[0])?;
+            let is_date = matches!(a[1].data_type(), DataType::Date32 | DataType::Date64);
+            let zone_name = match a[1].data_type() {
+                t if is_text(t) => Some(UTC.into()),
+                t => args::zone_of(t),
+            };
+            let zone = Zone::new(zone_name.as_deref())?;
+            let values = instants(&a[1], OnError::Fail)?.values;
+            let mut out = Vec::with_capacity(values.len());
+            for i in 0..values.len() {
+                if units.is_null(i) || values.is_null(i) {
+                    out.push(None);
+                    continue;
+                }
+                let local = truncate(zone.local(values.value(i))?, units.value(i))?;
+                out.push(Some(zone.instant(local)?));
+            }
+            if is_date {
+                let days: Date32Array = out
+                    .iter()
+                    .map(|m| m.map(|m| m.div_euclid(86_400_000_000) as i32))
+                    .collect();
+                return Ok(Arc::new(days) as ArrayRef);
+            }
+            Ok(args::timestamp_array(out, zone_name))
         })
     }
 }

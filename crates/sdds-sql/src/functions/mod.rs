@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod clock;
 pub mod control;
 pub mod format;
+pub mod nulls;
 pub mod numeric;
 pub mod text;
 pub mod time;
@@ -37,6 +38,9 @@ pub fn scalar_functions(today: Option<NaiveDate>) -> Vec<ScalarUDF> {
         ScalarUDF::from(time::AtTimezone::default()),
         ScalarUDF::from(time::TimestampText::default()),
         ScalarUDF::from(text::Substr::default()),
+        ScalarUDF::from(nulls::TextTolerant::coalesce()),
+        ScalarUDF::from(nulls::TextTolerant::nullif()),
+        ScalarUDF::from(calendar::DateTrunc::default()),
         ScalarUDF::from(numeric::Round::new(false)),
         ScalarUDF::from(numeric::Round::new(true)),
         ScalarUDF::from(control::Try::default()),
