@@ -1,5 +1,7 @@
 //! SQL over the sample bucket synced into real Delta tables, checked against sample-feeds/README.md.
 
+mod athena;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
