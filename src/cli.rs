@@ -127,6 +127,11 @@ pub struct TimeArgs {
     /// Only use rows recorded (inserted and updated) by this system time, in every view
     #[arg(long, value_name = "TIMESTAMP", alias = "system-time")]
     pub known_at: Option<String>,
+
+    /// The day current_date returns (now() and current_timestamp: its midnight UTC), so
+    /// "last 90 days" queries are reproducible [default: the real clock]
+    #[arg(long, value_name = "YYYY-MM-DD", env = "SDDS_TODAY")]
+    pub today: Option<String>,
 }
 
 /// Arguments of `sdds history`.

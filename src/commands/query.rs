@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use datafusion::sql::parser::DFParser;
 use sdds_feeds::Catalog;
 use sdds_sql::{open_session, SessionOptions, TimeFilter};
@@ -79,8 +79,17 @@ pub async fn session_options(
                 .versions_at(instant("at", at)?),
         ),
     };
+    let today = time
+        .today
+        .as_deref()
+        .map(|text| {
+            NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                .with_context(|| format!("--today: {text:?} is not a date like 2026-11-01"))
+        })
+        .transpose()?;
     Ok(SessionOptions {
         versions,
         time: filter,
+        today,
     })
 }

@@ -225,3 +225,37 @@ fn history_and_time_travel_from_the_command_line() {
         "error: no sync 3: the warehouse has syncs 1 to 2\n"
     );
 }
+
+#[test]
+fn today_fixes_current_date_for_athena_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql =
+        "select current_date as today, date_add('DAY', -90, current_date) as since, now() as now";
+    let flag = sdds(
+        dir.path(),
+        &["query", "--format", "csv", "--today", "2026-11-01", sql],
+    );
+    assert!(flag.status.success(), "{}", stderr(&flag));
+    assert_eq!(
+        stdout(&flag),
+        "today,since,now\n2026-11-01,2026-08-03,2026-11-01T00:00:00Z\n"
+    );
+
+    let env = Command::new(env!("CARGO_BIN_EXE_sdds"))
+        .args(["query", "--format", "csv", "select current_date"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("SDDS_TODAY", "2024-02-29")
+        .output()
+        .unwrap();
+    assert!(env.status.success(), "{}", stderr(&env));
+    assert_eq!(stdout(&env), "current_date()\n2024-02-29\n");
+
+    let bad = sdds(dir.path(), &["query", "--today", "2026-02-30", "select 1"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).starts_with("error: --today: \"2026-02-30\" is not a date"),
+        "{}",
+        stderr(&bad)
+    );
+}

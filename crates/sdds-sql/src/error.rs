@@ -1,11 +1,13 @@
 //! Errors of the SQL layer.
 
+use datafusion::error::DataFusionError;
+
 /// What can go wrong while opening a session or running SQL.
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
     /// DataFusion refused the query.
     #[error("{0}")]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    DataFusion(#[from] DataFusionError),
     /// A table could not be opened.
     #[error(transparent)]
     Warehouse(#[from] sdds_warehouse::WarehouseError),
@@ -18,4 +20,64 @@ pub enum SqlError {
         #[source]
         source: deltalake::DeltaTableError,
     },
+}
+
+/// Bad input to one of the Presto/Athena functions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FunctionError {
+    /// Text that is not an ISO 8601 timestamp.
+    #[error("invalid timestamp {text:?} (expected ISO 8601 like 2026-09-15T10:20:30Z)")]
+    InvalidTimestamp {
+        /// The text.
+        text: String,
+    },
+    /// Text that is not a date.
+    #[error("invalid date {text:?} (expected ISO 8601 like 2026-09-15)")]
+    InvalidDate {
+        /// The text.
+        text: String,
+    },
+    /// Text that does not match a `date_parse` format.
+    #[error("invalid value {text:?} for format {format:?}: {reason}")]
+    FormatMismatch {
+        /// The text.
+        text: String,
+        /// The MySQL-style format.
+        format: String,
+        /// What did not match.
+        reason: String,
+    },
+    /// A format specifier that is not supported.
+    #[error("unsupported format specifier %{0} in {1:?}")]
+    UnsupportedSpecifier(char, String),
+    /// A unit that `date_add`/`date_diff` do not know.
+    #[error("unknown unit {0:?} (expected millisecond, second, minute, hour, day, week, month, quarter or year)")]
+    UnknownUnit(String),
+    /// A unit finer than a day applied to a date.
+    #[error("unit {0:?} is not valid for a date")]
+    UnitNotForDate(String),
+    /// A time zone that does not exist.
+    #[error("unknown time zone {0:?}")]
+    UnknownZone(String),
+    /// An argument of a type the function does not take.
+    #[error("expected a timestamp, date or text, got {0}")]
+    NotATimestamp(String),
+    /// A result beyond the representable range.
+    #[error("value out of range")]
+    OutOfRange,
+    /// Division by zero.
+    #[error("division by zero")]
+    DivisionByZero,
+    /// Text that is not a number.
+    #[error("invalid number {0:?}")]
+    InvalidNumber(String),
+    /// A decimal result with more digits than DECIMAL(38) holds.
+    #[error("decimal overflow")]
+    DecimalOverflow,
+}
+
+impl From<FunctionError> for DataFusionError {
+    fn from(error: FunctionError) -> Self {
+        DataFusionError::Execution(error.to_string())
+    }
 }

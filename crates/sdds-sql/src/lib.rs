@@ -2,12 +2,18 @@
 //!
 //! Every feed table is registered under its Athena name (`billingeventfeed_v1`, ...), also when
 //! it has not been synced yet (then it is empty), so AWS's example SQL always plans. Each feed
-//! also gets `<entity>_current` and, when historized, `<entity>_history` views.
+//! also gets `<entity>_current` and, when historized, `<entity>_history` views, and the legacy
+//! names older AWS SQL uses (`piifeed`, `agreementfeed`) are views too.
+//!
+//! The session speaks Athena's (Presto/Trino) dialect: see [`dialect`] and [`functions`].
 
+pub mod dialect;
 mod error;
+pub mod functions;
+pub mod legacy;
 mod session;
 pub mod views;
 
-pub use error::SqlError;
+pub use error::{FunctionError, SqlError};
 pub use session::{open_session, SessionOptions};
 pub use views::TimeFilter;

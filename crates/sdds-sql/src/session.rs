@@ -3,12 +3,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sdds_feeds::Catalog;
 use sdds_warehouse::Warehouse;
 
+use crate::dialect;
 use crate::error::SqlError;
+use crate::legacy::{legacy_view_sql, LEGACY_TABLES};
 use crate::views::{self, TimeFilter};
 
 /// How to open a session.
@@ -19,9 +22,12 @@ pub struct SessionOptions {
     pub versions: Option<HashMap<String, Option<u64>>>,
     /// Business/system-time restriction of the views.
     pub time: TimeFilter,
+    /// The day `current_date` is (and `now()` its midnight UTC); `None`: the real clock.
+    pub today: Option<NaiveDate>,
 }
 
-/// Opens a session with every feed table of the warehouse and its views registered.
+/// Opens a session speaking Athena's dialect, with every feed table of the warehouse, its
+/// views and the legacy table names registered.
 pub async fn open_session(
     warehouse: &Warehouse,
     catalog: &Catalog,
@@ -30,7 +36,7 @@ pub async fn open_session(
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("sdds", "default");
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = dialect::session_context(config, options.today)?;
     for feed in catalog.feeds() {
         let delta_error = |source| SqlError::Delta {
             table: feed.name.clone(),
@@ -64,6 +70,11 @@ pub async fn open_session(
         create_view(&ctx, &views::current_view_name(feed), &current).await?;
         if let Some(name) = views::history_view_name(feed) {
             create_view(&ctx, &name, &views::history_view_sql(feed, &options.time)).await?;
+        }
+    }
+    for legacy in LEGACY_TABLES {
+        if let Some(feed) = catalog.feed(legacy.feed) {
+            create_view(&ctx, legacy.name, &legacy_view_sql(legacy, feed)).await?;
         }
     }
     Ok(ctx)
