@@ -77,23 +77,26 @@ fn sync_from_s3_into_a_warehouse_on_s3_and_query_it() {
     feeds_bucket(&server, 10);
     server.create_bucket("lake");
     let endpoint = server.endpoint().to_string();
-    let flags = [
-        "--endpoint-url",
-        endpoint.as_str(),
-        "--path-style",
-        "--region",
-        "us-east-1",
-    ];
-    let mut args = vec![
+    // The S3 flags, given explicitly (credentials still come from the environment).
+    let with_flags = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend([
+            "--endpoint-url",
+            &endpoint,
+            "--path-style",
+            "--region",
+            "us-east-1",
+        ]);
+        sdds_s3(dir.path(), &server, &all)
+    };
+    let sync = with_flags(&[
         "sync",
         "--source",
         "s3://feeds/sdds",
         "--warehouse",
         "s3://lake/wh",
         "--json",
-    ];
-    args.extend(flags);
-    let sync = sdds_s3(dir.path(), &server, &args);
+    ]);
     assert!(sync.status.success(), "{}", stderr(&sync));
     let report: serde_json::Value = serde_json::from_str(&stdout(&sync)).unwrap();
     assert_eq!(report["source"], "s3://feeds/sdds");
@@ -112,16 +115,14 @@ fn sync_from_s3_into_a_warehouse_on_s3_and_query_it() {
         .sum();
     assert!(read > 0);
 
-    let mut args = vec![
+    let query = with_flags(&[
         "query",
         "--warehouse",
         "s3://lake/wh",
         "--format",
         "csv",
         "select broker_id, sum(amount) from billingeventfeed_v1 group by 1 order by 1 nulls last",
-    ];
-    args.extend(flags);
-    let query = sdds_s3(dir.path(), &server, &args);
+    ]);
     assert!(query.status.success(), "{}", stderr(&query));
     assert_eq!(
         stdout(&query),
@@ -130,15 +131,13 @@ fn sync_from_s3_into_a_warehouse_on_s3_and_query_it() {
 
     // Nothing new: nothing read; the summary goes to stderr.
     server.clear_log();
-    let mut args = vec![
+    let again = with_flags(&[
         "sync",
         "--source",
         "s3://feeds/sdds",
         "--warehouse",
         "s3://lake/wh",
-    ];
-    args.extend(flags);
-    let again = sdds_s3(dir.path(), &server, &args);
+    ]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
         stderr(&again).contains("0 rows added"),

@@ -5,7 +5,6 @@ mod athena;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
 use sdds_feeds::Catalog;
 use sdds_source::LocalSource;
@@ -32,25 +31,7 @@ async fn synced_sample() -> (tempfile::TempDir, SessionContext) {
 
 async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for batch in batches {
-        let formatters: Vec<_> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
-            .collect();
-        for row in 0..batch.num_rows() {
-            out.push(
-                formatters
-                    .iter()
-                    .map(|f| f.value(row).to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            );
-        }
-    }
-    out
+    sdds_testkit::format_rows(&batches)
 }
 
 #[tokio::test]

@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
 use sdds_feeds::Catalog;
 use sdds_source::LocalSource;
@@ -57,23 +56,7 @@ pub async fn sample_session() -> (tempfile::TempDir, SessionContext) {
 pub async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<String>, String> {
     let frame = ctx.sql(sql).await.map_err(|e| e.to_string())?;
     let batches = frame.collect().await.map_err(|e| e.to_string())?;
-    let options = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for batch in batches {
-        let formatters: Vec<_> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
-            .collect();
-        for row in 0..batch.num_rows() {
-            let values: Vec<String> = formatters
-                .iter()
-                .map(|f| f.value(row).to_string())
-                .collect();
-            out.push(values.join("|"));
-        }
-    }
-    Ok(out)
+    Ok(sdds_testkit::format_rows(&batches))
 }
 
 /// One record of an `.slt` file.

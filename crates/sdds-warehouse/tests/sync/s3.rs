@@ -36,6 +36,14 @@ fn bucket(server: &S3Server) -> std::path::PathBuf {
     root
 }
 
+/// A temporary directory, a server storing its buckets there, and the bucket of [`bucket`].
+fn start() -> (tempfile::TempDir, S3Server, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&dir.path().join("s3"));
+    let root = bucket(&server);
+    (dir, server, root)
+}
+
 async fn sync_from(server: &S3Server, warehouse: &Warehouse, max_attempts: u32) -> SyncReport {
     let source = Arc::new(server.source("s3://feeds/sdds", max_attempts).await);
     sync(source, warehouse, &Catalog::builtin(), &SyncOptions::new())
@@ -53,9 +61,7 @@ const CONTENT: &str =
 
 #[tokio::test]
 async fn an_appended_day_is_read_alone_and_nothing_new_costs_only_a_listing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = S3Server::start(&dir.path().join("s3"));
-    let root = bucket(&server);
+    let (dir, server, root) = start();
     let warehouse = local(dir.path(), "wh");
     let first = sync_from(&server, &warehouse, 3).await;
     assert_eq!(table(&first, "productfeed_v1").rows_added, 5010);
@@ -105,9 +111,7 @@ async fn an_appended_day_is_read_alone_and_nothing_new_costs_only_a_listing() {
 
 #[tokio::test]
 async fn a_rewritten_month_replaces_its_rows_and_leaves_the_others_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = S3Server::start(&dir.path().join("s3"));
-    let root = bucket(&server);
+    let (dir, server, root) = start();
     let warehouse = local(dir.path(), "wh");
     let first = sync_from(&server, &warehouse, 3).await;
     let october_before = rows(
@@ -178,9 +182,7 @@ async fn a_rewritten_month_replaces_its_rows_and_leaves_the_others_untouched() {
 
 #[tokio::test]
 async fn throttling_and_broken_connections_within_the_budget_are_survived() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = S3Server::start(&dir.path().join("s3"));
-    bucket(&server);
+    let (dir, server, _) = start();
     server.inject(Fault::SlowDown, Target::List, 2);
     server.inject(Fault::DropConnection, Target::Get, 1);
     server.inject(Fault::TruncateBody, Target::Get, 2);
@@ -200,9 +202,7 @@ async fn throttling_and_broken_connections_within_the_budget_are_survived() {
 
 #[tokio::test]
 async fn beyond_the_budget_the_sync_fails_clearly_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = S3Server::start(&dir.path().join("s3"));
-    let root = bucket(&server);
+    let (dir, server, root) = start();
     let warehouse = local(dir.path(), "wh");
     sync_from(&server, &warehouse, 3).await;
     let before = table_status(&warehouse, "productfeed_v1").await.unwrap();
@@ -239,9 +239,7 @@ async fn beyond_the_budget_the_sync_fails_clearly_and_changes_nothing() {
 
 #[tokio::test]
 async fn the_warehouse_can_live_on_s3() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = S3Server::start(&dir.path().join("s3"));
-    let root = bucket(&server);
+    let (dir, server, root) = start();
     server.create_bucket("lake");
     let warehouse = Warehouse::open("s3://lake/warehouse")
         .unwrap()
@@ -271,9 +269,7 @@ async fn the_warehouse_can_live_on_s3() {
 
 #[tokio::test]
 async fn concurrent_syncs_never_duplicate_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = S3Server::start(&dir.path().join("s3"));
-    let root = bucket(&server);
+    let (dir, server, root) = start();
     let mut conflicts = 0;
     for round in 0..3 {
         let warehouse = local(dir.path(), &format!("wh{round}"));
