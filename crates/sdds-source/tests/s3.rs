@@ -157,6 +157,26 @@ async fn beyond_the_retry_budget_the_error_is_clear() {
 }
 
 #[tokio::test]
+async fn an_object_rewritten_after_listing_is_not_mixed_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, big) = server_with_objects(&dir);
+    let source = connect(&server, "s3://feeds/sdds", 3).await;
+    let objects = source.list().await.unwrap();
+    let info = object(&objects, BIG).clone();
+    std::thread::sleep(Duration::from_millis(5));
+    std::fs::write(dir.path().join("feeds/sdds").join(BIG), &big[..1000]).unwrap();
+    let err = source
+        .read_all(&info, 0..info.size)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the object changed while it was being read"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn wrong_credentials_are_refused_with_the_s3_error() {
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = server_with_objects(&dir);

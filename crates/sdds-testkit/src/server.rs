@@ -326,6 +326,11 @@ async fn handle(
         Some(Fault::InternalError) => {
             error_response(500, "InternalError", "We encountered an internal error.")
         }
+        _ if target == Target::Get && !if_match_holds(&shared.root, &req) => error_response(
+            412,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+        ),
         Some(Fault::TruncateBody) | None => {
             let response = hyper::service::Service::call(&service, req)
                 .await
@@ -404,6 +409,49 @@ fn metered(body: s3s::Body, limit: u64, sent: impl Fn(u64) + Send + Sync + 'stat
     StreamBody::new(stream).boxed_unsync()
 }
 
+/// The ETag this server gives a file: its modification time and size, quoted.
+fn etag_of(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!("\"{:x}-{:x}\"", modified.as_nanos(), meta.len()))
+}
+
+/// False when a GET's `If-Match` names another ETag than the object's (s3s-fs ignores it).
+fn if_match_holds(root: &Path, req: &http::Request<Incoming>) -> bool {
+    let Some(expected) = req.headers().get(http::header::IF_MATCH) else {
+        return true;
+    };
+    let path = percent_decode(req.uri().path().trim_start_matches('/'));
+    etag_of(&root.join(path)).is_some_and(|etag| expected.as_bytes() == etag.as_bytes())
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match escaped {
+            Some(byte) if bytes[i] == b'%' => {
+                out.push(byte);
+                i += 3;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Adds the `ETag` of every listed object, as S3 does (s3s-fs leaves it out): here the
 /// modification time and size, so it changes whenever the object is written.
 async fn with_etags(
@@ -420,13 +468,8 @@ async fn with_etags(
         let end = rest[start..].find("</Key>").ok_or("unterminated <Key>")? + start + 6;
         let key = &rest[start + 5..end - 6];
         out.push_str(&rest[..end]);
-        if let Ok(meta) = std::fs::metadata(bucket.join(key)) {
-            let modified = meta.modified()?.duration_since(std::time::UNIX_EPOCH)?;
-            out.push_str(&format!(
-                "<ETag>&quot;{:x}-{:x}&quot;</ETag>",
-                modified.as_nanos(),
-                meta.len()
-            ));
+        if let Some(etag) = etag_of(&bucket.join(key)) {
+            out.push_str(&format!("<ETag>{}</ETag>", etag.replace('"', "&quot;")));
         }
         rest = &rest[end..];
     }
