@@ -69,14 +69,12 @@ impl S3Options {
     /// The SDK configuration loader with these options applied (credentials still to come
     /// from the default chain unless the caller sets a provider).
     pub fn config_loader(&self) -> ConfigLoader {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(self.retry_config())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .read_timeout(Duration::from_secs(60))
-                    .build(),
-            );
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(60))
+                .build(),
+        );
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
         }
@@ -190,14 +188,23 @@ where
             let message = e.message().unwrap_or_default();
             format!("{code} (HTTP {status}): {message}{hint}")
         }
-        _ if causes(err).contains("no credentials found") => "no AWS credentials found \
-             (tried the environment, the shared profile, web identity, the container and the \
-             instance role); set AWS_PROFILE or use --profile"
-            .into(),
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            format!("{} (gave up after {max_attempts} attempts)", causes(err))
+        _ => {
+            let chain = causes(err);
+            if chain.contains("no credentials found") {
+                return "no AWS credentials found (tried the environment, the shared profile, \
+                        web identity, the container and the instance role); set AWS_PROFILE or \
+                        use --profile"
+                    .into();
+            }
+            match err {
+                SdkError::DispatchFailure(_)
+                | SdkError::TimeoutError(_)
+                | SdkError::ResponseError(_) => {
+                    format!("{chain} (gave up after {max_attempts} attempts)")
+                }
+                _ => chain,
+            }
         }
-        _ => causes(err),
     }
 }
 
@@ -267,7 +274,8 @@ impl Source for S3Source {
     ) -> Result<ByteStream, SourceError> {
         let reader = RangeReader {
             source: self.clone(),
-            object: object.clone(),
+            key: format!("{}{}", self.prefix, object.key),
+            etag: object.etag.clone(),
             offset: range.start,
             end: range.end,
             body: None,
@@ -287,7 +295,10 @@ impl Source for S3Source {
 /// Reads one byte range, resuming after broken or short bodies.
 struct RangeReader {
     source: S3Source,
-    object: ObjectInfo,
+    /// The object's key in the bucket (prefix included).
+    key: String,
+    /// The ETag it was listed with.
+    etag: Option<String>,
     offset: u64,
     end: u64,
     body: Option<SdkStream>,
@@ -297,7 +308,7 @@ struct RangeReader {
 impl RangeReader {
     fn error(&self, reason: String) -> SourceError {
         SourceError::Read {
-            key: format!("{}{}", self.source.prefix, self.object.key),
+            key: self.key.clone(),
             reason,
         }
     }
@@ -309,9 +320,9 @@ impl RangeReader {
             .client
             .get_object()
             .bucket(&self.source.bucket)
-            .key(format!("{}{}", self.source.prefix, self.object.key))
+            .key(&self.key)
             .range(format!("bytes={}-{}", self.offset, self.end - 1));
-        if let Some(etag) = &self.object.etag {
+        if let Some(etag) = &self.etag {
             request = request.if_match(etag);
         }
         match request.send().await {
