@@ -63,6 +63,22 @@ pub fn strings(array: &ArrayRef) -> Result<StringArray> {
     Ok(cast(array, &DataType::Utf8)?.as_string::<i32>().clone())
 }
 
+/// Parses each text value of the argument: NULL and empty text give NULL, bad text fails or
+/// gives NULL as `on_error` says.
+pub fn parse_texts<T>(
+    array: &ArrayRef,
+    on_error: OnError,
+    parse: impl Fn(&str) -> Result<T, FunctionError>,
+) -> Result<Vec<Option<T>>> {
+    strings(array)?
+        .iter()
+        .map(|value| match value {
+            None | Some("") => Ok(None),
+            Some(s) => on_error.apply(parse(s)),
+        })
+        .collect()
+}
+
 /// The argument as integers.
 pub fn integers(array: &ArrayRef) -> Result<arrow::array::Int64Array> {
     Ok(cast(array, &DataType::Int64)?
@@ -145,15 +161,7 @@ pub fn instants(array: &ArrayRef, on_error: OnError) -> Result<Instants> {
         }
         DataType::Null => TimestampMicrosecondArray::new_null(array.len()),
         t if is_text(t) => {
-            let text = strings(array)?;
-            let mut out = Vec::with_capacity(text.len());
-            for value in text.iter() {
-                out.push(match value {
-                    None | Some("") => None,
-                    Some(s) => on_error.apply(parse_instant(s))?,
-                });
-            }
-            TimestampMicrosecondArray::from(out)
+            TimestampMicrosecondArray::from(parse_texts(array, on_error, parse_instant)?)
         }
         other => return Err(FunctionError::NotATimestamp(other.to_string()).into()),
     };
@@ -164,15 +172,8 @@ pub fn instants(array: &ArrayRef, on_error: OnError) -> Result<Instants> {
 pub fn dates(array: &ArrayRef, on_error: OnError) -> Result<Date32Array> {
     match array.data_type() {
         t if is_text(t) => {
-            let text = strings(array)?;
-            let mut out = Vec::with_capacity(text.len());
-            for value in text.iter() {
-                out.push(match value {
-                    None | Some("") => None,
-                    Some(s) => on_error.apply(parse_date(s))?.map(date_to_days),
-                });
-            }
-            Ok(Date32Array::from(out))
+            let days = parse_texts(array, on_error, |s| parse_date(s).map(date_to_days))?;
+            Ok(Date32Array::from(days))
         }
         DataType::Date32 => Ok(array.as_primitive().clone()),
         _ => {

@@ -13,7 +13,7 @@ use datafusion::logical_expr::{
 use sdds_feeds::catalog::{DECIMAL_PRECISION, DECIMAL_SCALE};
 
 use crate::error::FunctionError;
-use crate::functions::args::{integers, is_text, run, strings, OnError};
+use crate::functions::args::{integers, is_text, parse_texts, run, OnError};
 
 /// The largest decimal precision.
 const MAX_PRECISION: u8 = 38;
@@ -44,17 +44,9 @@ pub fn round_unscaled(value: i128, scale: i8, digits: i64, truncate: bool) -> Op
 
 /// Text as a decimal at the feed scale (how the typed columns store it).
 fn text_to_decimals(array: &ArrayRef, on_error: OnError) -> Result<Decimal128Array> {
-    let text = strings(array)?;
-    let mut out = Vec::with_capacity(text.len());
-    for value in text.iter() {
-        out.push(match value {
-            None | Some("") => None,
-            Some(s) => on_error.apply(
-                sdds_feeds::value::parse_decimal(s)
-                    .map_err(|_| FunctionError::InvalidNumber(s.to_string())),
-            )?,
-        });
-    }
+    let out = parse_texts(array, on_error, |s| {
+        sdds_feeds::value::parse_decimal(s).map_err(|_| FunctionError::InvalidNumber(s.to_string()))
+    })?;
     Ok(Decimal128Array::from(out).with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)?)
 }
 
