@@ -6,7 +6,7 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use sdds_feeds::Catalog;
-use sdds_testkit::S3Server;
+use sdds_testkit::{write_file, S3Server};
 
 use super::{command, stderr, stdout};
 
@@ -39,13 +39,11 @@ fn feeds_bucket(server: &S3Server, extra_products: usize) -> PathBuf {
             .as_path(),
         &root,
     );
-    let dir = root.join("productfeed_v1/year=2026/month=11");
-    std::fs::create_dir_all(&dir).unwrap();
     let mut csv = String::from("product_id,manufacturer_account_id,product_code,title,catalog,valid_from,insert_date,update_date,delete_date\n");
     for i in 0..extra_products {
         csv.push_str(&format!("prod-gen-{i:06},seller-{},code-{i},\"Generated, {i}\",AWSMarketplace,2026-11-02T00:00:00Z,2026-11-02T01:00:00Z,2026-11-02T01:00:00Z,\n", i % 7));
     }
-    std::fs::write(dir.join("data.csv"), csv).unwrap();
+    write_file(&root, "productfeed_v1/year=2026/month=11/data.csv", &csv);
     root
 }
 

@@ -3,28 +3,23 @@
 use std::time::Duration;
 
 use sdds_source::{ObjectInfo, S3Source, Source};
-use sdds_testkit::{Fault, S3Server, Target};
+use sdds_testkit::{write_file, Fault, S3Server, Target};
 
 /// A server with bucket `feeds` holding two objects under `sdds/` and one outside it.
 fn server_with_objects(dir: &tempfile::TempDir) -> (S3Server, Vec<u8>) {
     let server = S3Server::start(dir.path());
     let bucket = server.create_bucket("feeds");
-    let big: Vec<u8> = (0..200_000u32)
-        .flat_map(|i| format!("{i},").into_bytes())
-        .collect();
-    std::fs::create_dir_all(bucket.join("sdds/productfeed_v1/year=2026/month=10")).unwrap();
-    std::fs::write(
-        bucket.join("sdds/productfeed_v1/year=2026/month=10/a.csv"),
-        &big,
-    )
-    .unwrap();
-    std::fs::write(bucket.join("sdds/readme.txt"), b"hello").unwrap();
-    std::fs::write(bucket.join("other.txt"), b"not listed").unwrap();
-    (server, big)
+    let big: String = (0..200_000u32).map(|i| format!("{i},")).collect();
+    write_file(&bucket, &format!("sdds/{BIG}"), &big);
+    write_file(&bucket, "sdds/readme.txt", "hello");
+    write_file(&bucket, "other.txt", "not listed");
+    (server, big.into_bytes())
 }
 
-async fn connect(server: &S3Server, url: &str, max_attempts: u32) -> S3Source {
-    server.source(url, max_attempts).await
+/// The object `key` as listed now.
+async fn listed(source: &S3Source, key: &str) -> ObjectInfo {
+    let objects = source.list().await.unwrap();
+    object(&objects, key).clone()
 }
 
 fn object<'a>(objects: &'a [ObjectInfo], key: &str) -> &'a ObjectInfo {
@@ -37,7 +32,7 @@ const BIG: &str = "productfeed_v1/year=2026/month=10/a.csv";
 async fn lists_below_the_prefix_and_reads_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let (server, big) = server_with_objects(&dir);
-    let source = connect(&server, "s3://feeds/sdds", 3).await;
+    let source = server.source("s3://feeds/sdds", 3).await;
     assert_eq!(source.location(), "s3://feeds/sdds");
     let objects = source.list().await.unwrap();
     let keys: Vec<_> = objects.iter().map(|o| o.key.as_str()).collect();
@@ -77,7 +72,7 @@ async fn lists_below_the_prefix_and_reads_ranges() {
 async fn throttling_dropped_connections_and_truncated_bodies_are_survived() {
     let dir = tempfile::tempdir().unwrap();
     let (server, big) = server_with_objects(&dir);
-    let source = connect(&server, "s3://feeds/sdds/", 4).await;
+    let source = server.source("s3://feeds/sdds/", 4).await;
     server.inject(Fault::SlowDown, Target::List, 2);
     server.inject(Fault::InternalError, Target::List, 1);
     let objects = source.list().await.unwrap();
@@ -130,9 +125,8 @@ async fn throttling_dropped_connections_and_truncated_bodies_are_survived() {
 async fn beyond_the_retry_budget_the_error_is_clear() {
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = server_with_objects(&dir);
-    let source = connect(&server, "s3://feeds/sdds", 3).await;
-    let objects = source.list().await.unwrap();
-    let info = object(&objects, BIG).clone();
+    let source = server.source("s3://feeds/sdds", 3).await;
+    let info = listed(&source, BIG).await;
 
     server.inject(Fault::TruncateBody, Target::Get, 3);
     let err = source
@@ -151,7 +145,7 @@ async fn beyond_the_retry_budget_the_error_is_clear() {
     assert!(err.contains("SlowDown (HTTP 503)"), "{err}");
     assert!(!err.contains('\n'), "{err}");
 
-    let missing = connect(&server, "s3://no-such-bucket", 3).await;
+    let missing = server.source("s3://no-such-bucket", 3).await;
     let err = missing.list().await.unwrap_err().to_string();
     assert!(err.contains("NoSuchBucket"), "{err}");
 }
@@ -160,9 +154,8 @@ async fn beyond_the_retry_budget_the_error_is_clear() {
 async fn an_object_rewritten_after_listing_is_not_mixed_in() {
     let dir = tempfile::tempdir().unwrap();
     let (server, big) = server_with_objects(&dir);
-    let source = connect(&server, "s3://feeds/sdds", 3).await;
-    let objects = source.list().await.unwrap();
-    let info = object(&objects, BIG).clone();
+    let source = server.source("s3://feeds/sdds", 3).await;
+    let info = listed(&source, BIG).await;
     std::thread::sleep(Duration::from_millis(5));
     std::fs::write(dir.path().join("feeds/sdds").join(BIG), &big[..1000]).unwrap();
     let err = source

@@ -9,6 +9,7 @@ use datafusion::prelude::SessionContext;
 use sdds_feeds::Catalog;
 use sdds_source::LocalSource;
 use sdds_sql::{open_session, SessionOptions};
+use sdds_testkit::write_file;
 use sdds_warehouse::{sync, SyncOptions, Warehouse};
 
 fn sample_feeds() -> PathBuf {
@@ -209,15 +210,9 @@ fn account_file(rows: &[String]) -> String {
     format!("{ACCOUNT_HEADER}\n{}", rows.concat())
 }
 
-fn write(root: &std::path::Path, key: &str, content: &str) {
-    let path = root.join(key);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
-
 /// Adversarial account histories, spread over the backfill and two months out of order.
 fn adversarial_bucket(root: &std::path::Path) {
-    write(
+    write_file(
         root,
         "accountfeed_v1/year=2010/month=01/data.csv",
         &account_file(&[
@@ -225,7 +220,7 @@ fn adversarial_bucket(root: &std::path::Path) {
             account("acc-4", "D1", "2019-06-01", "2019-06-01", false),
         ]),
     );
-    write(
+    write_file(
         root,
         "accountfeed_v1/year=2026/month=08/data.csv",
         &account_file(&[
@@ -235,7 +230,7 @@ fn adversarial_bucket(root: &std::path::Path) {
             account("acc-4", "D3", "2026-10-01", "2026-10-01", false),
         ]),
     );
-    write(
+    write_file(
         root,
         "accountfeed_v1/year=2026/month=09/data.csv",
         &account_file(&[
@@ -359,7 +354,7 @@ async fn billing_events_are_deduplicated_by_id() {
     let dir = tempfile::tempdir().unwrap();
     let bucket = dir.path().join("bucket");
     let header = "billing_event_id,amount,currency,update_date";
-    write(
+    write_file(
         &bucket,
         "billingeventfeed_v1/year=2026/month=09/data.csv",
         &format!(
@@ -367,7 +362,7 @@ async fn billing_events_are_deduplicated_by_id() {
         ),
     );
     // AWS re-delivers be-1 in the next month's file.
-    write(
+    write_file(
         &bucket,
         "billingeventfeed_v1/year=2026/month=10/data.csv",
         &format!("{header}\nbe-1,10.00,USD,2026-10-01T00:00:00Z\n"),
@@ -416,31 +411,31 @@ async fn every_earlier_sync_can_be_queried_again_exactly() {
     let mut results = Vec::new();
 
     // Sync 1: accounts only. Sync 2: a new month with billing events. Sync 3: an append and a change.
-    write(
+    write_file(
         &bucket,
         "accountfeed_v1/year=2026/month=09/data.csv",
         &account_file(&[account("acc-1", "A1", "2026-09-01", "2026-09-01", false)]),
     );
     let ctx = session_over(&bucket, &warehouse, &SessionOptions::default()).await;
     results.push(run_all(&ctx, &queries).await);
-    write(
+    write_file(
         &bucket,
         "billingeventfeed_v1/year=2026/month=09/data.csv",
         "billing_event_id,amount\nbe-1,100.10\n",
     );
-    write(
+    write_file(
         &bucket,
         "accountfeed_v1/year=2026/month=10/data.csv",
         &account_file(&[account("acc-1", "A2", "2026-10-01", "2026-10-01", false)]),
     );
     let ctx = session_over(&bucket, &warehouse, &SessionOptions::default()).await;
     results.push(run_all(&ctx, &queries).await);
-    write(
+    write_file(
         &bucket,
         "billingeventfeed_v1/year=2026/month=09/data.csv",
         "billing_event_id,amount\nbe-1,100.10\nbe-2,-0.10\n",
     );
-    write(
+    write_file(
         &bucket,
         "accountfeed_v1/year=2026/month=10/data.csv",
         &account_file(&[

@@ -1,5 +1,6 @@
 //! Test support shared by the crates' integration tests: a real S3 protocol server on
-//! loopback with fault injection ([`S3Server`]), and query results as text ([`format_rows`]).
+//! loopback with fault injection ([`S3Server`]), query results as text ([`format_rows`]), and
+//! bucket-shaped files ([`write_file`]).
 
 mod server;
 
@@ -7,6 +8,13 @@ use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 pub use server::{Fault, Request, S3Server, Target, ACCESS_KEY, REGION, SECRET_KEY};
+
+/// Writes `content` to `key` (a `/`-separated path) below `root`, creating folders.
+pub fn write_file(root: &std::path::Path, key: &str, content: &str) {
+    let path = root.join(key);
+    std::fs::create_dir_all(path.parent().expect("a key names a file")).expect("folders");
+    std::fs::write(path, content).expect("file written");
+}
 
 /// Every row of `batches` as its values joined by `|`, NULL written as `NULL`.
 pub fn format_rows(batches: &[RecordBatch]) -> Vec<String> {

@@ -9,15 +9,10 @@ use std::sync::Arc;
 use deltalake::datafusion::prelude::SessionContext;
 use sdds_feeds::Catalog;
 use sdds_source::LocalSource;
+use sdds_testkit::write_file;
 use sdds_warehouse::{sync, table_status, SyncOptions, SyncReport, TableReport, Warehouse};
 
 const PRODUCT_HEADER: &str = "product_id,manufacturer_account_id,product_code,title,catalog,valid_from,insert_date,update_date,delete_date";
-
-fn write(root: &Path, key: &str, content: &str) {
-    let path = root.join(key);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
 
 fn append(root: &Path, key: &str, content: &str) {
     use std::io::Write;
@@ -56,7 +51,7 @@ async fn rows(warehouse: &Warehouse, name: &str, sql: &str) -> Vec<String> {
 
 /// A small bucket: products in the backfill partition, September, and a header-only October.
 fn product_bucket(root: &Path) {
-    write(
+    write_file(
         root,
         "productfeed_v1/year=2010/month=01/data.csv",
         &format!(
@@ -64,7 +59,7 @@ fn product_bucket(root: &Path) {
             product_row("prod-old", "\"Old, \"\"Classic\"\"\"", 1)
         ),
     );
-    write(
+    write_file(
         root,
         "productfeed_v1/year=2026/month=09/data.csv",
         &format!(
@@ -73,12 +68,12 @@ fn product_bucket(root: &Path) {
             product_row("prod-b", "B", 3)
         ),
     );
-    write(
+    write_file(
         root,
         "productfeed_v1/year=2026/month=10/data.csv",
         &format!("{PRODUCT_HEADER}\n"),
     );
-    write(root, "notes/readme.txt", "not a feed");
+    write_file(root, "notes/readme.txt", "not a feed");
 }
 
 #[tokio::test]
@@ -149,7 +144,7 @@ async fn appended_bytes_are_read_alone_and_match_a_fresh_sync() {
             2,
         ));
     }
-    write(&source, key, &content);
+    write_file(&source, key, &content);
     let warehouse = Warehouse::open(wh.to_str().unwrap()).unwrap();
     run_sync(&source, &warehouse).await;
 
@@ -198,7 +193,7 @@ async fn a_rewritten_object_has_its_rows_replaced_and_others_are_untouched() {
     run_sync(&source, &warehouse).await;
     let september = "productfeed_v1/year=2026/month=09/data.csv";
     // Shorter and different: AWS re-delivered the month.
-    write(
+    write_file(
         &source,
         september,
         &format!("{PRODUCT_HEADER}\n{}", product_row("prod-c", "C", 4)),
@@ -274,7 +269,7 @@ async fn a_bad_row_fails_its_table_only_and_leaves_it_unchanged() {
         "productfeed_v1/year=2026/month=09/data.csv",
         "prod-e,isv,code,E,AWSMarketplace,yesterday,,,\n",
     );
-    write(
+    write_file(
         &source,
         "legacyidmappingfeed_v1/year=2026/month=09/data.csv",
         "mapping_type,legacy_id,new_id\nPRODUCT,guid-1,prod-a\n",
@@ -307,7 +302,7 @@ async fn unknown_columns_are_kept_even_when_they_appear_later() {
     product_bucket(&source);
     let warehouse = Warehouse::open(wh.to_str().unwrap()).unwrap();
     run_sync(&source, &warehouse).await;
-    write(
+    write_file(
         &source,
         "productfeed_v1/year=2026/month=11/data.csv",
         "title,product_id,listing_tier,valid_from\nNovember,prod-nov,gold,2026-11-01T00:00:00Z\n",

@@ -5,10 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sdds_feeds::Catalog;
-use sdds_testkit::{Fault, S3Server, Target};
+use sdds_testkit::{write_file, Fault, S3Server, Target};
 use sdds_warehouse::{sync, table_status, SyncOptions, SyncReport, Warehouse};
 
-use super::{append, product_row, rows, table, write, PRODUCT_HEADER};
+use super::{append, product_row, rows, table, PRODUCT_HEADER};
 
 const SEPTEMBER: &str = "productfeed_v1/year=2026/month=09/data.csv";
 const OCTOBER: &str = "productfeed_v1/year=2026/month=10/data.csv";
@@ -23,12 +23,12 @@ fn products(from: usize, to: usize, day: u32) -> String {
 /// Bucket `feeds` with a large September file and a small October one under `sdds/`.
 fn bucket(server: &S3Server) -> std::path::PathBuf {
     let root = server.create_bucket("feeds").join("sdds");
-    write(
+    write_file(
         &root,
         SEPTEMBER,
         &format!("{PRODUCT_HEADER}\n{}", products(0, 5000, 1)),
     );
-    write(
+    write_file(
         &root,
         OCTOBER,
         &format!("{PRODUCT_HEADER}\n{}", products(9000, 9010, 2)),
@@ -127,7 +127,7 @@ async fn a_rewritten_month_replaces_its_rows_and_leaves_the_others_untouched() {
     let rewritten = original.replacen("Product 0,", "Renamed 0,", 1);
     assert_eq!(rewritten.len(), original.len());
     std::thread::sleep(std::time::Duration::from_millis(5));
-    write(&root, SEPTEMBER, &rewritten);
+    write_file(&root, SEPTEMBER, &rewritten);
     let report = sync_from(&server, &warehouse, 3).await;
     let products_table = table(&report, "productfeed_v1");
     assert_eq!(
@@ -163,7 +163,7 @@ async fn a_rewritten_month_replaces_its_rows_and_leaves_the_others_untouched() {
     assert_eq!(october_after, october_before, "October was not touched");
 
     // A shorter, different re-delivery.
-    write(
+    write_file(
         &root,
         SEPTEMBER,
         &format!("{PRODUCT_HEADER}\n{}", products(0, 3, 4)),
