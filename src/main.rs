@@ -54,10 +54,12 @@ fn one_line(error: &anyhow::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
-    let s3 = aws::s3_options(&cli.aws, &config);
-    let warehouse = aws::open_warehouse(&config.warehouse(cli.warehouse.as_deref()), &s3).await?;
+    let aws = aws::Aws::new(&cli.aws, &config);
+    let warehouse = aws
+        .open_warehouse(&config.warehouse(cli.warehouse.as_deref()))
+        .await?;
     match cli.command {
-        Command::Sync(args) => commands::sync::run(&config, &s3, &warehouse, args).await,
+        Command::Sync(args) => commands::sync::run(&config, &aws, &warehouse, args).await,
         Command::Query(args) => commands::query::run(&warehouse, args).await,
         Command::Status(args) => commands::status::run(&warehouse, args).await,
         Command::History(args) => commands::history::run(&warehouse, args).await,

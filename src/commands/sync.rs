@@ -7,20 +7,21 @@ use std::time::Instant;
 
 use anyhow::Context;
 use sdds_feeds::Catalog;
-use sdds_source::{LocalSource, S3Options, S3Source, Source};
+use sdds_source::{LocalSource, Source};
 use sdds_warehouse::{SyncOptions, SyncReport, Warehouse};
 
+use crate::aws::Aws;
 use crate::cli::SyncArgs;
 use crate::config::Config;
 use crate::{sample, EXIT_PARTIAL};
 
 /// Opens the source named by `location`.
-pub async fn open_source(location: &str, s3: &S3Options) -> anyhow::Result<Arc<dyn Source>> {
+pub async fn open_source(location: &str, aws: &Aws) -> anyhow::Result<Arc<dyn Source>> {
     if location == sample::NAME {
         return Ok(Arc::new(sample::source()));
     }
     if location.starts_with("s3://") {
-        return Ok(Arc::new(S3Source::connect(location, s3.clone()).await?));
+        return Ok(Arc::new(aws.source(location).await?));
     }
     if location.contains("://") {
         anyhow::bail!("source {location}: use s3://bucket[/prefix], a directory, or `sample`");
@@ -31,11 +32,11 @@ pub async fn open_source(location: &str, s3: &S3Options) -> anyhow::Result<Arc<d
 /// Runs a sync and reports it.
 pub async fn run(
     config: &Config,
-    s3: &S3Options,
+    aws: &Aws,
     warehouse: &Warehouse,
     args: SyncArgs,
 ) -> anyhow::Result<ExitCode> {
-    let source = open_source(&config.source(args.source.as_deref()), s3).await?;
+    let source = open_source(&config.source(args.source.as_deref()), aws).await?;
     let catalog = Catalog::builtin();
     let mut options = SyncOptions::new();
     let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {

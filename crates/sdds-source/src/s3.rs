@@ -115,13 +115,8 @@ pub struct S3Source {
 }
 
 impl S3Source {
-    /// Connects to `s3://bucket[/prefix]` with the default credential chain.
-    pub async fn connect(url: &str, options: S3Options) -> Result<S3Source, SourceError> {
-        let config = options.load_sdk_config().await;
-        S3Source::with_sdk_config(url, &config, options)
-    }
-
-    /// Connects to `s3://bucket[/prefix]` with an already loaded SDK configuration.
+    /// Connects to `s3://bucket[/prefix]` with an SDK configuration, e.g. the default chain's
+    /// from [`S3Options::load_sdk_config`].
     pub fn with_sdk_config(
         url: &str,
         config: &SdkConfig,
