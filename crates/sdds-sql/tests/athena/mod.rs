@@ -169,15 +169,15 @@ async fn athena_sql_logic_tests() {
     );
 }
 
-#[test]
-fn the_runner_reports_a_wrong_expectation() {
+#[tokio::test]
+async fn the_runner_reports_a_wrong_expectation() {
     let records = parse("# c\nquery\nSELECT 1\n----\n2\n\nquery error boom\nSELECT 1\n");
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].line, 2);
     assert!(matches!(&records[0].expected, Expected::Rows(r) if r == &["2"]));
     assert!(matches!(&records[1].expected, Expected::Error(m) if m == "boom"));
     let ctx = SessionContext::new();
-    let failures = futures_lite(run_file_text(&ctx, "query\nSELECT 1\n----\n2\n"));
+    let failures = run_file_text(&ctx, "query\nSELECT 1\n----\n2\n").await;
     assert_eq!(failures.len(), 1, "{failures:?}");
 }
 
@@ -186,11 +186,4 @@ async fn run_file_text(ctx: &SessionContext, text: &str) -> Vec<String> {
     let path = dir.path().join("t.slt");
     std::fs::write(&path, text).unwrap();
     run_file(ctx, &path).await
-}
-
-fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
