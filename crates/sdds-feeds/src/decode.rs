@@ -319,11 +319,17 @@ enum Parsed {
     Boolean(bool),
 }
 
+/// Parses one field. An empty field is `''` in a text column, as Athena reads it (so AWS's SQL
+/// gives Athena's answers), and NULL in a typed column, which has no empty value; a column
+/// the file does not have at all is NULL in both (see `BatchBuilder::unfilled`).
 fn parse_field(
     text: &str,
     column_type: ColumnType,
     zero_pad: Option<usize>,
 ) -> Result<Parsed, String> {
+    if column_type == ColumnType::String {
+        return Ok(Parsed::Text(zero_pad));
+    }
     if text.is_empty() {
         return Ok(Parsed::Null);
     }

@@ -11,6 +11,9 @@ use crate::catalog::{DECIMAL_PRECISION, DECIMAL_SCALE};
 /// a space instead of `T`, and a bare date (midnight UTC).
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     let text = text.trim();
+    if let Some(micros) = parse_iso_fast(text.as_bytes()) {
+        return Ok(micros);
+    }
     let invalid =
         || format!("invalid timestamp {text:?} (expected ISO 8601 like 2024-01-31T23:59:59Z)");
     check_sub_micro_digits(text).map_err(|_| {
@@ -31,6 +34,66 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
             .timestamp_micros());
     }
     Err(invalid())
+}
+
+/// The common shapes, `YYYY-MM-DDTHH:MM:SS[.f{1,6}][Z|±HH:MM]` (`T` or a space), read
+/// without allocating; `None` for anything else, which the general parser then takes.
+fn parse_iso_fast(b: &[u8]) -> Option<i64> {
+    fn digits(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    }
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        digits(&b[0..4])? as i32,
+        digits(&b[5..7])?,
+        digits(&b[8..10])?,
+    )?;
+    let (hour, minute, second) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut rest = &b[19..];
+    let mut micros = 0i64;
+    if let Some((b'.', fraction)) = rest.split_first() {
+        let len = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if len == 0 || len > 6 {
+            return None;
+        }
+        micros = i64::from(digits(&fraction[..len])?) * 10i64.pow(6 - len as u32);
+        rest = &fraction[len..];
+    }
+    let offset_seconds = match rest {
+        [] | [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let seconds = i64::from(digits(&[*h1, *h2])? * 3600 + digits(&[*m1, *m2])? * 60);
+            if *sign == b'+' {
+                seconds
+            } else {
+                -seconds
+            }
+        }
+        _ => return None,
+    };
+    let seconds = date
+        .and_hms_opt(hour, minute, second)?
+        .and_utc()
+        .timestamp()
+        - offset_seconds;
+    Some(seconds * 1_000_000 + micros)
 }
 
 /// Rejects fractional seconds with non-zero digits past the sixth.
@@ -107,7 +170,7 @@ pub fn parse_boolean(text: &str) -> Result<bool, String> {
 
 /// Left-pads an all-digit value with zeros to `width` (an account number stripped by a spreadsheet).
 pub fn zero_pad(text: &str, width: usize) -> String {
-    if text.len() < width && text.bytes().all(|b| b.is_ascii_digit()) {
+    if !text.is_empty() && text.len() < width && text.bytes().all(|b| b.is_ascii_digit()) {
         format!("{text:0>width$}")
     } else {
         text.to_string()
@@ -182,5 +245,6 @@ mod tests {
         assert_eq!(zero_pad("123456789", 12), "000123456789");
         assert_eq!(zero_pad("000123456789", 12), "000123456789");
         assert_eq!(zero_pad("AWS", 12), "AWS");
+        assert_eq!(zero_pad("", 12), "");
     }
 }
