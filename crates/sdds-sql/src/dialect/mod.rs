@@ -2,6 +2,7 @@
 //! the two disagree. [`session_context`] builds a session with all of it.
 
 mod coerced;
+mod names;
 mod planner;
 mod rewrite;
 mod types;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::common::{Result, ScalarValue};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::Expr;
@@ -18,6 +20,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use crate::functions;
 
 pub use coerced::AthenaCasts;
+pub use names::name_columns_as_athena;
 pub use planner::PrestoExprs;
 pub use rewrite::AthenaRewrite;
 pub use types::PrestoTypes;
@@ -26,13 +29,18 @@ pub use types::PrestoTypes;
 /// to midnight UTC of that day.
 pub fn session_context(
     mut config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
     today: Option<NaiveDate>,
 ) -> Result<SessionContext> {
     // Athena reads 1.5 as DECIMAL(2,1), not DOUBLE.
     config.options_mut().sql_parser.parse_float_as_decimal = true;
+    // Athena sorts NULLs last in either direction (ORDER BY, window orders, WITHIN GROUP).
+    config.options_mut().sql_parser.default_null_ordering = "nulls_last".to_string();
     let mut builder = SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_default_features()
+        .with_physical_optimizer_rules(crate::physical::optimizer_rules())
         .with_type_planner(Arc::new(PrestoTypes))
         .with_analyzer_rule(Arc::new(AthenaCasts::default()));
     if let Some(planners) = builder.expr_planners() {

@@ -1,9 +1,9 @@
 //! Rewrites applied before type coercion, where DataFusion and Athena disagree:
 //!
-//! - `x = ''` / `x <> ''`: Athena's tables are all text and an empty CSV field is `''`; ours
-//!   are typed and an empty field is NULL. So on a column (any type) `x = ''` means "the field
-//!   was empty": `coalesce(x, '') = ''` for text, `x IS NULL` for other types (also for any
-//!   other expression of a non-text type). `<>` is the negation.
+//! - `x = ''` / `x <> ''` on a typed value: Athena's tables are all text and an empty CSV field
+//!   is `''`. Our text columns hold `''` too, so there the comparison is left alone; a typed
+//!   column (timestamp, decimal, integer) has no empty value and holds NULL for an empty field,
+//!   so `x = ''` becomes `x IS NULL` and `x <> ''` becomes `x IS NOT NULL`.
 //! - `decimal / decimal` has Presto's result type (scale = the larger scale) and rounds half
 //!   away from zero; an integer operand counts as `decimal(19,0)` (BIGINT) or smaller.
 //! - `try(expr)`: casts inside become `TRY_CAST`, the fallible functions their NULL-yielding
@@ -92,36 +92,20 @@ impl FunctionRewrite for AthenaRewrite {
     }
 }
 
-/// A column, possibly under casts: its NULLs are the feed's empty fields.
-fn is_column(expr: &Expr) -> bool {
-    match expr {
-        Expr::Column(_) => true,
-        Expr::Cast(Cast { expr, .. }) | Expr::TryCast(TryCast { expr, .. }) => is_column(expr),
-        _ => false,
-    }
-}
-
 /// `other = ''` (`equal`) or `other <> ''` with Athena's answer on our typed storage.
 ///
-/// The result never contains `column = ''` again: DataFusion applies function rewrites once
+/// The result never contains `typed = ''` again: DataFusion applies function rewrites once
 /// more to the filters it pushes into a scan, after coercion.
 fn empty_comparison(other: Expr, empty: Expr, equal: bool, schema: &DFSchema) -> Transformed<Expr> {
-    let text = match other.get_type(schema) {
-        Ok(t) => is_text(&t) || t == DataType::Null,
-        // Leave what cannot be typed here to DataFusion's own checks.
-        Err(_) => return Transformed::no(binary_expr(other, op(equal), empty)),
-    };
-    let rewritten = match (text, is_column(&other), equal) {
-        (false, _, true) => other.is_null(),
-        (false, _, false) => other.is_not_null(),
-        (true, true, _) => binary_expr(
-            datafusion::functions::expr_fn::coalesce(vec![other, empty.clone()]),
-            op(equal),
-            empty,
-        ),
-        (true, false, _) => return Transformed::no(binary_expr(other, op(equal), empty)),
-    };
-    Transformed::yes(rewritten)
+    match other.get_type(schema) {
+        Ok(t) if !is_text(&t) && t != DataType::Null => Transformed::yes(if equal {
+            other.is_null()
+        } else {
+            other.is_not_null()
+        }),
+        // Text compares as it does in Athena; what cannot be typed here is left to DataFusion.
+        _ => Transformed::no(binary_expr(other, op(equal), empty)),
+    }
 }
 
 fn op(equal: bool) -> Operator {

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod clock;
 pub mod control;
 pub mod format;
+pub mod joda;
 pub mod nulls;
 pub mod numeric;
 pub mod text;
@@ -27,6 +28,7 @@ fn fallible(on_error: OnError) -> Vec<ScalarUDF> {
         ScalarUDF::from(calendar::DateDiff::new(on_error)),
         ScalarUDF::from(format::DateFormat::new(on_error)),
         ScalarUDF::from(format::DateParse::new(on_error)),
+        ScalarUDF::from(joda::ParseDatetime::new(on_error)),
         ScalarUDF::from(numeric::DecimalDivide::new(on_error)),
     ]
 }
@@ -37,9 +39,13 @@ pub fn scalar_functions(today: Option<NaiveDate>) -> Vec<ScalarUDF> {
     functions.extend([
         ScalarUDF::from(time::AtTimezone::default()),
         ScalarUDF::from(time::TimestampText::default()),
+        ScalarUDF::from(joda::FormatDatetime::default()),
         ScalarUDF::from(text::Substr::default()),
         ScalarUDF::from(nulls::TextTolerant::coalesce()),
         ScalarUDF::from(nulls::TextTolerant::nullif()),
+        ScalarUDF::from(nulls::NullIfAnyNull::greatest()),
+        ScalarUDF::from(nulls::NullIfAnyNull::least()),
+        ScalarUDF::from(nulls::NullIfAnyNull::concat()),
         ScalarUDF::from(calendar::DateTrunc::default()),
         ScalarUDF::from(numeric::Round::new(false)),
         ScalarUDF::from(numeric::Round::new(true)),
@@ -68,5 +74,6 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(aggregate::ListAgg::default()),
         AggregateUDF::from(aggregate::ValueBy::new(true)),
         AggregateUDF::from(aggregate::ValueBy::new(false)),
+        AggregateUDF::from(aggregate::DecimalAvg::default()),
     ]
 }
