@@ -16,6 +16,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "SDDS_CONFIG")]
     pub config: Option<PathBuf>,
 
+    /// More diagnostics on stderr (-v: info, -vv: debug, -vvv: trace); SDDS_LOG takes a
+    /// filter like `sdds_sql=debug`
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     #[command(flatten)]
     pub aws: AwsArgs,
 
@@ -107,6 +112,23 @@ pub struct QueryArgs {
 
     #[command(flatten)]
     pub time: TimeArgs,
+
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+}
+
+/// Memory and disk for running SQL.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Resources")]
+pub struct ResourceArgs {
+    /// Memory the query may use, e.g. 4GiB or 512M; beyond it, work spills to disk
+    /// [default: half of the machine's (or container's) memory]
+    #[arg(long, value_name = "SIZE", env = "SDDS_MEMORY_LIMIT", value_parser = crate::config::parse_size)]
+    pub memory_limit: Option<usize>,
+
+    /// Directory for spill files [default: the system's temporary directory]
+    #[arg(long, value_name = "DIR", env = "SDDS_SPILL_DIR")]
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// Time travel, in warehouse time (syncs) and business time (the feeds' history columns).

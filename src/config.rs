@@ -1,6 +1,6 @@
 //! Settings from `sdds.toml`; flags and environment variables take precedence.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -20,6 +20,10 @@ pub struct Config {
     pub source: Option<String>,
     /// S3 access (`[aws]`), overridden by the flags.
     pub aws: Option<AwsConfig>,
+    /// Memory limit for SQL, e.g. "4GiB".
+    pub memory_limit: Option<String>,
+    /// Directory for spill files.
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// The `[aws]` table of the configuration file.
@@ -58,10 +62,72 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_WAREHOUSE.to_string())
     }
 
+    /// Memory limit and spill directory: flag or env, then file, then the defaults.
+    pub fn resources(
+        &self,
+        args: &crate::cli::ResourceArgs,
+    ) -> anyhow::Result<sdds_sql::Resources> {
+        let memory_limit = match (args.memory_limit, &self.memory_limit) {
+            (Some(bytes), _) => Some(bytes),
+            (None, Some(text)) => Some(
+                parse_size(text)
+                    .map_err(|e| anyhow::anyhow!("memory_limit in the configuration file: {e}"))?,
+            ),
+            (None, None) => None,
+        };
+        Ok(sdds_sql::Resources {
+            memory_limit,
+            spill_dir: args.spill_dir.clone().or_else(|| self.spill_dir.clone()),
+        })
+    }
+
     /// The source: flag or env, then file, then the bundled sample.
     pub fn source(&self, flag: Option<&str>) -> String {
         flag.map(str::to_string)
             .or_else(|| self.source.clone())
             .unwrap_or_else(|| crate::sample::NAME.to_string())
+    }
+}
+
+/// Parses a size in bytes: a number with an optional unit K, M, G or T (powers of 1024; `KB`,
+/// `KiB` and friends mean the same), e.g. `4GiB`, `512M`, `1.5G`, `1048576`.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("{text:?} is not a size like 4GiB or 512M")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 4GiB or 512M"))?;
+    let bytes = value * (1u64 << shift) as f64;
+    if !(bytes >= 1.0 && bytes < usize::MAX as f64) {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(bytes as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5GB"), Ok(3 << 29));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("4 parsecs").is_err());
+        assert!(parse_size("0").is_err());
     }
 }

@@ -13,11 +13,17 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+/// Query operators allocate and free many short-lived buffers from several threads; mimalloc
+/// handles that pattern far better than the system allocator (as datafusion-cli does).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status when some tables failed to sync (the others were synced).
 const EXIT_PARTIAL: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -35,6 +41,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Diagnostics go to stderr: our warnings by default; `-v` adds our progress and the libraries'
+/// warnings, `-vv` details, `-vvv` everything; `SDDS_LOG` takes a filter instead.
+fn init_logging(verbose: u8) {
+    let (ours, others) = match verbose {
+        0 => ("warn", "off"),
+        1 => ("info", "warn"),
+        2 => ("debug", "info"),
+        _ => ("trace", "trace"),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SDDS_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{others},sdds={ours},sdds_sql={ours},sdds_warehouse={ours},sdds_source={ours},sdds_feeds={ours}"
+        ))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }
 
 /// An error and its causes on one line, without repeating a cause its parent already says.
@@ -60,7 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .await?;
     match cli.command {
         Command::Sync(args) => commands::sync::run(&config, &aws, &warehouse, args).await,
-        Command::Query(args) => commands::query::run(&warehouse, args).await,
+        Command::Query(args) => commands::query::run(&config, &warehouse, args).await,
         Command::Status(args) => commands::status::run(&warehouse, args).await,
         Command::History(args) => commands::history::run(&warehouse, args).await,
     }

@@ -4,42 +4,74 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use datafusion::sql::parser::DFParser;
+use datafusion::error::DataFusionError;
 use sdds_feeds::Catalog;
-use sdds_sql::{open_session, SessionOptions, TimeFilter};
+use sdds_sql::{
+    execute_statement, open_session, parse_statements, SessionOptions, SqlError, TimeFilter,
+};
 use sdds_warehouse::{History, Warehouse};
 
 use crate::cli::{QueryArgs, TimeArgs};
-use crate::print::write_batches;
+use crate::config::Config;
+use crate::print::write_stream;
 
 /// Runs each statement of the SQL and prints its result.
-pub async fn run(warehouse: &Warehouse, args: QueryArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    config: &Config,
+    warehouse: &Warehouse,
+    args: QueryArgs,
+) -> anyhow::Result<ExitCode> {
     let sql = match (&args.sql, &args.file) {
         (_, Some(path)) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?,
         (Some(sql), None) => sql.clone(),
         (None, None) => anyhow::bail!("give SQL or --file"),
     };
-    let catalog = Catalog::builtin();
-    let options = session_options(warehouse, &catalog, &args.time).await?;
-    let ctx = open_session(warehouse, &catalog, &options).await?;
-    let statements = DFParser::parse_sql(&sql).context("SQL syntax")?;
+    let statements = parse_statements(&sql).context("SQL syntax")?;
     if statements.is_empty() {
         anyhow::bail!("no SQL statement given");
     }
+    let catalog = Catalog::builtin();
+    let mut options = session_options(warehouse, &catalog, &args.time).await?;
+    options.resources = config.resources(&args.resources)?;
+    let ctx = open_session(warehouse, &catalog, &options).await?;
+    let limit = options.resources.memory_limit();
     let mut stdout = std::io::stdout().lock();
     for statement in statements {
-        let plan = ctx.state().statement_to_plan(statement).await?;
-        let frame = ctx.execute_logical_plan(plan).await?;
-        let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
-        let mut batches = frame.collect().await?;
-        if batches.is_empty() {
-            // An empty result still has a header (CSV) and columns (table).
-            batches.push(arrow::record_batch::RecordBatch::new_empty(schema));
-        }
-        write_batches(&mut stdout, &batches, args.format)?;
+        let frame = execute_statement(&ctx, statement)
+            .await
+            .map_err(|e| out_of_memory(e.into(), limit))?;
+        let stream = frame
+            .execute_stream()
+            .await
+            .map_err(|e| out_of_memory(e.into(), limit))?;
+        write_stream(&mut stdout, stream, args.format)
+            .await
+            .map_err(|e| out_of_memory(e, limit))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `error`, with running out of the memory limit said as such.
+fn out_of_memory(error: anyhow::Error, limit: usize) -> anyhow::Error {
+    let detail = error.chain().find_map(|cause| {
+        let datafusion = cause.downcast_ref::<DataFusionError>().or_else(|| {
+            match cause.downcast_ref::<SqlError>() {
+                Some(SqlError::DataFusion(e)) => Some(e),
+                _ => None,
+            }
+        })?;
+        match datafusion.find_root() {
+            DataFusionError::ResourcesExhausted(detail) => Some(detail.clone()),
+            _ => None,
+        }
+    });
+    match detail {
+        Some(detail) => {
+            SqlError::classify(DataFusionError::ResourcesExhausted(detail), limit).into()
+        }
+        None => error,
+    }
 }
 
 /// Parses a timestamp flag into a UTC instant.
@@ -91,5 +123,6 @@ pub async fn session_options(
         versions,
         time: filter,
         today,
+        ..Default::default()
     })
 }

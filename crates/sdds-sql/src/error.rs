@@ -8,9 +8,17 @@ pub enum SqlError {
     /// DataFusion refused the query.
     #[error("{0}")]
     DataFusion(#[from] DataFusionError),
+    /// The query needed more memory than its limit, in an operator that cannot spill.
+    #[error("the query needs more memory than its limit of {limit} allows ({detail}); raise --memory-limit (SDDS_MEMORY_LIMIT, memory_limit in sdds.toml)")]
+    MemoryLimit {
+        /// The limit, for people (`4.0 GiB`).
+        limit: String,
+        /// What ran out, as DataFusion reports it.
+        detail: String,
+    },
     /// A table could not be opened.
     #[error(transparent)]
-    Warehouse(#[from] sdds_warehouse::WarehouseError),
+    Warehouse(Box<sdds_warehouse::WarehouseError>),
     /// Delta Lake refused an operation.
     #[error("{table}: {source}")]
     Delta {
@@ -20,6 +28,12 @@ pub enum SqlError {
         #[source]
         source: deltalake::DeltaTableError,
     },
+}
+
+impl From<sdds_warehouse::WarehouseError> for SqlError {
+    fn from(error: sdds_warehouse::WarehouseError) -> Self {
+        SqlError::Warehouse(Box::new(error))
+    }
 }
 
 /// Bad input to one of the Presto/Athena functions.
@@ -80,4 +94,36 @@ impl From<FunctionError> for DataFusionError {
     fn from(error: FunctionError) -> Self {
         DataFusionError::Execution(error.to_string())
     }
+}
+
+impl SqlError {
+    /// `error`, recognised as running out of the memory limit (`limit` bytes) when it is that.
+    pub fn classify(error: DataFusionError, limit: usize) -> SqlError {
+        match error.find_root() {
+            DataFusionError::ResourcesExhausted(detail) => SqlError::MemoryLimit {
+                limit: format_bytes(limit),
+                detail: detail
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .trim_end_matches('.')
+                    .to_string(),
+            },
+            _ => SqlError::DataFusion(error),
+        }
+    }
+}
+
+/// Bytes for people: `512.0 MiB`, `4.0 GiB`.
+pub fn format_bytes(bytes: usize) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }

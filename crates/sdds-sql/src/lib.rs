@@ -11,9 +11,14 @@ pub mod dialect;
 mod error;
 pub mod functions;
 pub mod legacy;
+pub mod materialize;
+pub mod physical;
 mod session;
 pub mod views;
 
-pub use error::{FunctionError, SqlError};
-pub use session::{open_session, SessionOptions};
+pub use error::{format_bytes, FunctionError, SqlError};
+pub use session::{
+    default_memory_limit, execute_statement, open_session, parse_statements, run_sql, Resources,
+    SessionOptions,
+};
 pub use views::TimeFilter;

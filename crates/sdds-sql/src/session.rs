@@ -1,17 +1,24 @@
 //! Builds the DataFusion session: configuration, tables and views.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement;
 use sdds_feeds::Catalog;
 use sdds_warehouse::Warehouse;
 
 use crate::dialect;
 use crate::error::SqlError;
 use crate::legacy::{legacy_view_sql, LEGACY_TABLES};
+use crate::materialize::CtePlan;
 use crate::views::{self, TimeFilter};
 
 /// How to open a session.
@@ -24,6 +31,57 @@ pub struct SessionOptions {
     pub time: TimeFilter,
     /// The day `current_date` is (and `now()` its midnight UTC); `None`: the real clock.
     pub today: Option<NaiveDate>,
+    /// Memory limit and spill directory.
+    pub resources: Resources,
+}
+
+/// What a session may use of the machine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// Bytes the session's operators may hold; beyond it sorts, aggregates and stored subplans
+    /// spill to disk, and what cannot spill fails with a clear error. `None`:
+    /// [`default_memory_limit`].
+    pub memory_limit: Option<usize>,
+    /// Where spill files go; `None`: the system's temporary directory.
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl Resources {
+    /// The memory limit in force.
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit.unwrap_or_else(default_memory_limit)
+    }
+
+    fn runtime(&self) -> Result<Arc<RuntimeEnv>, SqlError> {
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(self.memory_limit()),
+            NonZeroUsize::new(40).expect("non-zero"),
+        );
+        let mut builder = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool));
+        if let Some(dir) = &self.spill_dir {
+            builder = builder.with_temp_file_path(dir);
+        }
+        Ok(builder.build_arc()?)
+    }
+}
+
+/// Half of the memory this process may use: the machine's, or its container's (cgroup) limit
+/// when lower. The other half is left to what the pool does not count (Parquet reading,
+/// output) and to the rest of the machine.
+pub fn default_memory_limit() -> usize {
+    use sysinfo::{MemoryRefreshKind, RefreshKind, System};
+    let system = System::new_with_specifics(
+        RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
+    );
+    let mut total = system.total_memory();
+    if let Some(cgroup) = system.cgroup_limits() {
+        if cgroup.total_memory > 0 {
+            total = total.min(cgroup.total_memory);
+        }
+    }
+    const FALLBACK: u64 = 4 << 30;
+    let total = if total == 0 { FALLBACK } else { total };
+    usize::try_from(total / 2).unwrap_or(usize::MAX)
 }
 
 /// Opens a session speaking Athena's dialect, with every feed table of the warehouse, its
@@ -33,10 +91,18 @@ pub async fn open_session(
     catalog: &Catalog,
     options: &SessionOptions,
 ) -> Result<SessionContext, SqlError> {
-    let config = SessionConfig::new()
+    let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("sdds", "default");
-    let ctx = dialect::session_context(config, options.today)?;
+    // Plain Utf8 strings: concatenating and `take`-ing byte-view arrays copies every buffer
+    // handle, which multiplies through stacked joins (arrow 59).
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    config.options_mut().sql_parser.map_string_types_to_utf8view = false;
+    let ctx = dialect::session_context(config, options.resources.runtime()?, options.today)?;
     for feed in catalog.feeds() {
         let delta_error = |source| SqlError::Delta {
             table: feed.name.clone(),
@@ -56,10 +122,13 @@ pub async fn open_session(
             None => table.version().is_some(),
         };
         if exists {
+            let state = ctx.state();
             table
-                .update_datafusion_session(&ctx.state())
+                .update_datafusion_session(&state)
                 .map_err(delta_error)?;
-            ctx.register_table(feed.name.as_str(), table.table_provider().await?)?;
+            // Built with the session so the scan reads strings as the session asks (plain Utf8).
+            let provider = table.table_provider().with_session(Arc::new(state)).await?;
+            ctx.register_table(feed.name.as_str(), provider)?;
         } else {
             let empty = MemTable::try_new(feed.table_schema(), vec![vec![]])?;
             ctx.register_table(feed.name.as_str(), Arc::new(empty))?;
@@ -78,6 +147,45 @@ pub async fn open_session(
         }
     }
     Ok(ctx)
+}
+
+/// Plans one statement and starts it: unaliased columns get Athena's names (`_col0`, ...), and
+/// the CTEs it references more than once are computed first, once each (see
+/// [`crate::materialize`]).
+pub async fn execute_statement(
+    ctx: &SessionContext,
+    mut statement: Statement,
+) -> Result<DataFrame, SqlError> {
+    dialect::name_columns_as_athena(&mut statement);
+    let aggregates: HashSet<String> = ctx.state().aggregate_functions().keys().cloned().collect();
+    let stored = match CtePlan::new(&mut statement, &aggregates) {
+        Some(plan) => Some(plan.execute(ctx).await?),
+        None => None,
+    };
+    let plan = ctx.state().statement_to_plan(statement).await?;
+    drop(stored);
+    Ok(ctx.execute_logical_plan(plan).await?)
+}
+
+/// Parses `sql`: one or more `;`-separated statements.
+pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, SqlError> {
+    Ok(datafusion::sql::parser::DFParser::parse_sql(sql)?
+        .into_iter()
+        .collect())
+}
+
+/// Runs one SQL statement, as [`execute_statement`] does.
+pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame, SqlError> {
+    let mut statements = parse_statements(sql)?;
+    if statements.len() != 1 {
+        return Err(SqlError::DataFusion(
+            datafusion::error::DataFusionError::Plan(format!(
+                "expected one statement, found {}",
+                statements.len()
+            )),
+        ));
+    }
+    execute_statement(ctx, statements.remove(0)).await
 }
 
 async fn create_view(ctx: &SessionContext, name: &str, query: &str) -> Result<(), SqlError> {

@@ -38,10 +38,11 @@ async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
 #[tokio::test]
 async fn billing_totals_are_exact_to_the_cent() {
     let (_dir, ctx) = synced_sample().await;
-    // sample-feeds/README.md, E2.
+    // sample-feeds/README.md, E2: the BALANCE_ADJUSTMENT's explicit empty broker_id is '',
+    // the backfill rows, whose file has no broker_id column, NULL.
     assert_eq!(
         rows(&ctx, "select broker_id, count(*), sum(amount) from billingeventfeed_v1 group by 1 order by 1 nulls last").await,
-        vec!["AWS_EUROPE|15|3153.0000000000", "AWS_INC|37|24927.3000000000", "NULL|13|582.9000000000"]
+        vec!["|1|25.0000000000", "AWS_EUROPE|15|3153.0000000000", "AWS_INC|37|24927.3000000000", "NULL|12|557.9000000000"]
     );
     assert_eq!(
         rows(&ctx, "select currency, sum(amount) from billingeventfeed_v1 where transaction_type = 'DISBURSEMENT' group by 1 order by 1").await,
@@ -486,4 +487,116 @@ async fn run_all(ctx: &SessionContext, queries: &[&str]) -> Vec<Vec<String>> {
         out.push(rows(ctx, q).await);
     }
     out
+}
+
+/// The physical plan of `sql` as [`sdds_sql::execute_statement`] runs it.
+async fn executed_plan(ctx: &SessionContext, sql: &str) -> String {
+    let frame = sdds_sql::run_sql(ctx, sql).await.unwrap();
+    let plan = frame.create_physical_plan().await.unwrap();
+    let text = datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(true)
+        .to_string();
+    text
+}
+
+#[tokio::test]
+async fn a_cte_used_twice_is_computed_once_and_gives_the_inlined_answer() {
+    let (_dir, ctx) = synced_sample().await;
+    // `per_broker` aggregates and is read twice; `invoiced` is a filtered scan (cheap to
+    // repeat) read twice; `once` is read once.
+    let sql = "WITH per_broker AS (SELECT broker_id, sum(amount) AS total, count(*) AS n \
+                 FROM billingeventfeed_v1 GROUP BY broker_id), \
+               invoiced AS (SELECT * FROM billingeventfeed_v1 WHERE action = 'INVOICED'), \
+               once AS (SELECT max(total) AS biggest FROM per_broker) \
+               SELECT a.broker_id, a.total, b.n, (SELECT count(*) FROM invoiced) AS invoiced, \
+                      (SELECT count(*) FROM invoiced i WHERE i.broker_id = 'AWS_EUROPE') AS eu, \
+                      (SELECT biggest FROM once) AS biggest \
+               FROM per_broker a JOIN per_broker b ON a.broker_id IS NOT DISTINCT FROM b.broker_id \
+               ORDER BY a.total";
+    let plan = executed_plan(&ctx, sql).await;
+    assert_eq!(plan.matches("StoredExec: per_broker").count(), 3, "{plan}");
+    assert!(!plan.contains("StoredExec: invoiced"), "{plan}");
+    assert!(!plan.contains("StoredExec: once"), "{plan}");
+    let stored = sdds_testkit::format_rows(
+        &sdds_sql::run_sql(&ctx, sql)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap(),
+    );
+    let inlined = rows(&ctx, sql).await;
+    assert_eq!(stored, inlined);
+    // sample-feeds/README.md, E2: the four broker groups; 38 INVOICED rows, 9 of them EUR
+    // (three monthly invoices of three rows).
+    assert_eq!(
+        stored,
+        vec![
+            "|25.0000000000|1|38|9|24927.3000000000",
+            "NULL|557.9000000000|12|38|9|24927.3000000000",
+            "AWS_EUROPE|3153.0000000000|15|38|9|24927.3000000000",
+            "AWS_INC|24927.3000000000|37|38|9|24927.3000000000",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn stored_rows_beyond_the_memory_share_spill_to_disk_and_read_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(dir.path().to_str().unwrap()).unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let options = SessionOptions {
+        resources: sdds_sql::Resources {
+            memory_limit: Some(16 << 20),
+            spill_dir: Some(spill.path().to_path_buf()),
+        },
+        ..Default::default()
+    };
+    let ctx = open_session(&warehouse, &Catalog::builtin(), &options)
+        .await
+        .unwrap();
+    // 400 000 sorted rows (about 6 MB) are stored; a quarter of the 16 MiB pool holds 4 MiB.
+    let sql = "WITH t AS (SELECT value AS v, value * 3 AS w FROM generate_series(1, 400000) ORDER BY value DESC) \
+               SELECT (SELECT count(*) FROM t), (SELECT sum(w) FROM t), (SELECT max(v) - min(v) FROM t)";
+    let plan = executed_plan(&ctx, sql).await;
+    let spilled = plan
+        .lines()
+        .find(|l| l.contains("StoredExec: t"))
+        .unwrap_or_else(|| panic!("{plan}"))
+        .to_string();
+    assert!(!spilled.contains("spilled_partitions=0"), "{spilled}");
+    let result = sdds_sql::run_sql(&ctx, sql)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    // sum(3v) for v = 1..400000 = 3 * 400000 * 400001 / 2.
+    assert_eq!(
+        sdds_testkit::format_rows(&result),
+        vec!["400000|240000600000|399999"]
+    );
+}
+
+#[tokio::test]
+async fn a_query_beyond_the_memory_limit_fails_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(dir.path().to_str().unwrap()).unwrap();
+    let options = SessionOptions {
+        resources: sdds_sql::Resources {
+            memory_limit: Some(1 << 20),
+            spill_dir: None,
+        },
+        ..Default::default()
+    };
+    let ctx = open_session(&warehouse, &Catalog::builtin(), &options)
+        .await
+        .unwrap();
+    // A hash join's build side cannot spill: 2 million rows do not fit in 1 MiB.
+    let sql = "SELECT count(*) FROM generate_series(1, 2000000) a JOIN generate_series(1, 2000000) b ON a.value = b.value";
+    let error = match sdds_sql::run_sql(&ctx, sql).await {
+        Ok(frame) => frame.collect().await.unwrap_err().to_string(),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("Resources exhausted"), "{error}");
 }

@@ -1,0 +1,525 @@
+//! A computed subplan's rows, kept in memory within the session's pool or spilled to disk, and
+//! read back as a table with exact row counts.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::BooleanArray;
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::common::cast::as_boolean_array;
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{
+    internal_err, project_schema, ColumnStatistics, DFSchema, Result, Statistics,
+};
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::spill_file::SpillFile;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::memory::MemoryStream;
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, SpillMetrics};
+use datafusion::physical_plan::spill::get_record_batch_memory_size;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SpillManager,
+    StatisticsArgs,
+};
+use futures::{StreamExt, TryStreamExt};
+
+use super::sketch::ColumnSketches;
+
+/// Share of the memory pool that a statement's stored subplans may keep in memory together;
+/// the rest of their rows go to disk, so the operators that read them keep room to work.
+const MEMORY_SHARE: f64 = 0.25;
+
+/// Bytes the stored subplans of one statement may keep in memory together.
+pub fn memory_budget(runtime: &RuntimeEnv) -> usize {
+    match runtime.memory_pool.memory_limit() {
+        MemoryLimit::Finite(limit) => (limit as f64 * MEMORY_SHARE) as usize,
+        _ => usize::MAX,
+    }
+}
+
+/// The rows of one partition.
+enum Rows {
+    Memory(Vec<RecordBatch>),
+    /// Spilled, with a few batches kept to estimate what a filter passes.
+    Disk {
+        file: Arc<dyn SpillFile>,
+        sample: Vec<RecordBatch>,
+    },
+}
+
+/// Rows of each spilled partition kept in memory as a sample (spread over the partition).
+const SAMPLE_ROWS: usize = 16_384;
+
+/// One output partition of a stored subplan.
+struct Partition {
+    rows: Rows,
+    num_rows: usize,
+}
+
+/// The stored result of a subplan: its partitions, the memory they hold, and how to read the
+/// spilled ones back.
+pub struct StoredRows {
+    name: String,
+    schema: SchemaRef,
+    partitions: Vec<Partition>,
+    /// Null and distinct counts of every column.
+    column_stats: Vec<ColumnStatistics>,
+    spill: SpillManager,
+    /// Keeps the in-memory rows counted in the session's pool for as long as they live.
+    reservation: MemoryReservation,
+}
+
+impl fmt::Debug for StoredRows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredRows")
+            .field("name", &self.name)
+            .field("rows", &self.num_rows())
+            .field("spilled_partitions", &self.spilled_partitions())
+            .finish()
+    }
+}
+
+impl StoredRows {
+    /// Drains `streams` (one per partition) into memory while the pool and `budget` bytes
+    /// allow, and into spill files after that.
+    pub async fn store(
+        name: &str,
+        streams: Vec<SendableRecordBatchStream>,
+        runtime: &Arc<RuntimeEnv>,
+        budget: usize,
+    ) -> Result<StoredRows> {
+        // The executed plan's own schema: its types are what the batches hold (the logical
+        // plan's may differ, e.g. in a timestamp's zone).
+        let Some(schema) = streams.first().map(|s| s.schema()) else {
+            return internal_err!("stored subplan {name} has no partitions");
+        };
+        let reservation = MemoryConsumer::new(format!("stored subplan {name}"))
+            .with_can_spill(true)
+            .register(&runtime.memory_pool);
+        let metrics = ExecutionPlanMetricsSet::new();
+        let spill = SpillManager::new(
+            runtime.clone(),
+            SpillMetrics::new(&metrics, 0),
+            schema.clone(),
+        );
+        let mut partitions = Vec::with_capacity(streams.len());
+        let mut sketches = ColumnSketches::new(&schema);
+        for mut stream in streams {
+            let mut batches = Vec::new();
+            let mut num_rows = 0;
+            // In memory while there is room ...
+            let mut overflow = None;
+            while let Some(batch) = stream.next().await {
+                let batch = conform(batch?, &schema)?;
+                sketches.update(&batch)?;
+                num_rows += batch.num_rows();
+                let size = get_record_batch_memory_size(&batch);
+                if reservation.size() + size <= budget && reservation.try_grow(size).is_ok() {
+                    batches.push(batch);
+                } else {
+                    overflow = Some(batch);
+                    break;
+                }
+            }
+            let Some(overflow) = overflow else {
+                partitions.push(Partition {
+                    rows: Rows::Memory(batches),
+                    num_rows,
+                });
+                continue;
+            };
+            // ... then this partition goes to disk, what it held in memory included.
+            let mut file = spill.create_in_progress_file(&format!("stored subplan {name}"))?;
+            let held: usize = batches.iter().map(get_record_batch_memory_size).sum();
+            let mut sample = Sample::default();
+            for batch in batches.iter().chain(std::iter::once(&overflow)) {
+                file.append_batch(batch)?;
+                sample.offer(batch);
+            }
+            drop(batches);
+            reservation.shrink(held);
+            while let Some(batch) = stream.next().await {
+                let batch = conform(batch?, &schema)?;
+                sketches.update(&batch)?;
+                num_rows += batch.num_rows();
+                file.append_batch(&batch)?;
+                sample.offer(&batch);
+            }
+            let rows = match file.finish()? {
+                Some(file) => Rows::Disk {
+                    file,
+                    sample: sample.batches,
+                },
+                None => Rows::Memory(Vec::new()),
+            };
+            partitions.push(Partition { rows, num_rows });
+        }
+        let total: usize = partitions.iter().map(|p| p.num_rows).sum();
+        Ok(StoredRows {
+            name: name.to_string(),
+            schema,
+            partitions,
+            column_stats: sketches.statistics(total),
+            spill,
+            reservation,
+        })
+    }
+
+    /// Rows stored.
+    pub fn num_rows(&self) -> usize {
+        self.partitions.iter().map(|p| p.num_rows).sum()
+    }
+
+    /// Bytes held in memory.
+    pub fn memory_size(&self) -> usize {
+        self.reservation.size()
+    }
+
+    /// Partitions that went to disk.
+    pub fn spilled_partitions(&self) -> usize {
+        self.partitions
+            .iter()
+            .filter(|p| matches!(p.rows, Rows::Disk { .. }))
+            .count()
+    }
+
+    fn read(
+        &self,
+        partition: usize,
+        projection: Option<&Vec<usize>>,
+    ) -> Result<SendableRecordBatchStream> {
+        let part = &self.partitions[partition];
+        match &part.rows {
+            Rows::Memory(batches) => Ok(Box::pin(MemoryStream::try_new(
+                batches.clone(),
+                project_schema(&self.schema, projection)?,
+                projection.cloned(),
+            )?)),
+            Rows::Disk { file, .. } => {
+                let stream = self.spill.read_spill_as_stream(file.clone(), None)?;
+                let Some(indices) = projection.cloned() else {
+                    return Ok(stream);
+                };
+                let schema = project_schema(&self.schema, Some(&indices))?;
+                let projected = stream.and_then(move |batch| {
+                    let indices = indices.clone();
+                    async move { Ok(batch.project(&indices)?) }
+                });
+                Ok(Box::pin(RecordBatchStreamAdapter::new(schema, projected)))
+            }
+        }
+    }
+}
+
+/// Every few batches of a spilled partition, compacted, up to [`SAMPLE_ROWS`] rows: doubling
+/// the stride whenever it fills keeps it spread over the whole partition.
+#[derive(Default)]
+struct Sample {
+    batches: Vec<RecordBatch>,
+    seen: usize,
+    stride: usize,
+}
+
+impl Sample {
+    fn offer(&mut self, batch: &RecordBatch) {
+        self.stride = self.stride.max(1);
+        self.seen += 1;
+        if !self.seen.is_multiple_of(self.stride) {
+            return;
+        }
+        let rows: usize = self.batches.iter().map(RecordBatch::num_rows).sum();
+        if rows + batch.num_rows() > SAMPLE_ROWS {
+            self.stride *= 2;
+            let mut kept = 0;
+            self.batches.retain(|_| {
+                kept += 1;
+                kept % 2 == 0
+            });
+            return;
+        }
+        // A copy, so the sample does not hold the batch's (possibly larger) buffers.
+        if let Ok(copy) = arrow::compute::concat_batches(&batch.schema(), [batch]) {
+            self.batches.push(copy);
+        }
+    }
+}
+
+/// Gives a batch the stored schema (partitions may differ in nullability or metadata).
+fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if batch.schema().as_ref() == schema.as_ref() {
+        return Ok(batch);
+    }
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        batch.columns().to_vec(),
+    )?)
+}
+
+/// A stored subplan as a table.
+#[derive(Debug, Clone)]
+pub struct StoredTable {
+    rows: Arc<StoredRows>,
+}
+
+impl StoredTable {
+    /// The table over `rows`.
+    pub fn new(rows: StoredRows) -> StoredTable {
+        StoredTable {
+            rows: Arc::new(rows),
+        }
+    }
+
+    /// The rows behind it.
+    pub fn rows(&self) -> &StoredRows {
+        &self.rows
+    }
+
+    fn statistics(&self) -> Statistics {
+        Statistics {
+            num_rows: Precision::Exact(self.rows.num_rows()),
+            total_byte_size: Precision::Absent,
+            column_statistics: self.rows.column_stats.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for StoredTable {
+    fn schema(&self) -> SchemaRef {
+        self.rows.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let predicate = match conjunction(filters.iter().cloned()) {
+            Some(expr) => {
+                let schema = DFSchema::try_from(self.rows.schema.as_ref().clone())?;
+                Some(state.create_physical_expr(expr, &schema)?)
+            }
+            None => None,
+        };
+        Ok(Arc::new(StoredExec::try_new(
+            self.rows.clone(),
+            projection.cloned(),
+            predicate,
+        )?))
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Every filter is applied in the scan, and counted when planned: a join then knows
+        // exactly how many rows a filtered stored CTE gives.
+        Ok(vec![TableProviderFilterPushDown::Exact; filters.len()])
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        Some(self.statistics())
+    }
+}
+
+/// Reads a stored subplan, one partition per stored partition, filtered and projected.
+#[derive(Debug)]
+struct StoredExec {
+    rows: Arc<StoredRows>,
+    projection: Option<Vec<usize>>,
+    predicate: Option<Arc<dyn PhysicalExpr>>,
+    /// Rows each partition gives: exact for the ones in memory (the predicate is counted when
+    /// planned), at most the stored rows for spilled ones.
+    rows_out: Vec<Precision<usize>>,
+    properties: Arc<PlanProperties>,
+}
+
+impl StoredExec {
+    fn try_new(
+        rows: Arc<StoredRows>,
+        projection: Option<Vec<usize>>,
+        predicate: Option<Arc<dyn PhysicalExpr>>,
+    ) -> Result<StoredExec> {
+        let schema = project_schema(&rows.schema, projection.as_ref())?;
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(rows.partitions.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        let rows_out = rows
+            .partitions
+            .iter()
+            .map(|p| match (&p.rows, &predicate) {
+                (_, None) => Ok(Precision::Exact(p.num_rows)),
+                (Rows::Memory(batches), Some(predicate)) => {
+                    let mut passing = 0;
+                    for batch in batches {
+                        passing += selection(predicate, batch)?.true_count();
+                    }
+                    Ok(Precision::Exact(passing))
+                }
+                (Rows::Disk { sample, .. }, Some(predicate)) => {
+                    // Estimated from the sample's share of passing rows.
+                    let (mut passing, mut seen) = (0, 0);
+                    for batch in sample {
+                        passing += selection(predicate, batch)?.true_count();
+                        seen += batch.num_rows();
+                    }
+                    let share = if seen == 0 {
+                        1.0
+                    } else {
+                        passing as f64 / seen as f64
+                    };
+                    Ok(Precision::Inexact(
+                        (p.num_rows as f64 * share).ceil() as usize
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(StoredExec {
+            rows,
+            projection,
+            predicate,
+            rows_out,
+            properties: Arc::new(properties),
+        })
+    }
+
+    fn total_rows(&self) -> Precision<usize> {
+        self.rows_out
+            .iter()
+            .fold(Precision::Exact(0), |sum, rows| sum.add(rows))
+    }
+}
+
+/// Which rows of `batch` pass `predicate`.
+fn selection(predicate: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<BooleanArray> {
+    let mask = predicate.evaluate(batch)?.into_array(batch.num_rows())?;
+    Ok(as_boolean_array(&mask)?.clone())
+}
+
+impl DisplayAs for StoredExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "StoredExec: {}, rows={}, spilled_partitions={}",
+            self.rows.name,
+            self.rows.num_rows(),
+            self.rows.spilled_partitions()
+        )?;
+        if let Some(predicate) = &self.predicate {
+            write!(
+                f,
+                ", predicate={predicate}, rows_passing={:?}",
+                self.total_rows()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for StoredExec {
+    fn name(&self) -> &str {
+        "StoredExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let Some(predicate) = self.predicate.clone() else {
+            return self.rows.read(partition, self.projection.as_ref());
+        };
+        let schema = self.schema();
+        let projection = self.projection.clone();
+        let filtered = self.rows.read(partition, None)?.and_then(move |batch| {
+            let kept = selection(&predicate, &batch).and_then(|mask| {
+                let kept = filter_record_batch(&batch, &mask)?;
+                Ok(match &projection {
+                    Some(columns) => kept.project(columns)?,
+                    None => kept,
+                })
+            });
+            async move { kept }
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, filtered)))
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        let rows = match args.partition() {
+            Some(i) => self.rows_out[i],
+            None => self.total_rows(),
+        };
+        let columns: Vec<usize> = match &self.projection {
+            Some(columns) => columns.clone(),
+            None => (0..self.rows.schema.fields().len()).collect(),
+        };
+        let most = rows.get_value().copied();
+        let column_statistics = columns
+            .iter()
+            .map(|&c| {
+                let mut stats = self.rows.column_stats[c].clone();
+                if self.predicate.is_some() || args.partition().is_some() {
+                    // A part of the rows: no more distinct values than rows, nulls unknown.
+                    stats.null_count = stats.null_count.to_inexact();
+                    stats.distinct_count = match (stats.distinct_count, most) {
+                        (Precision::Inexact(d), Some(m)) => Precision::Inexact(d.min(m)),
+                        (other, _) => other,
+                    };
+                }
+                stats
+            })
+            .collect();
+        Ok(Arc::new(Statistics {
+            num_rows: rows,
+            total_byte_size: Precision::Absent,
+            column_statistics,
+        }))
+    }
+}
