@@ -4,7 +4,7 @@ CARGO ?= cargo
 WAREHOUSE ?= warehouse
 SDDS = $(or $(CARGO_TARGET_DIR),target)/debug/sdds
 
-.PHONY: build test demo fmt lint toolchain clean
+.PHONY: build test demo fmt lint toolchain clean bench bench-smoke bench-env
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
@@ -13,13 +13,37 @@ toolchain:
 build: toolchain
 	$(CARGO) build --locked
 
-# Unit, integration and end-to-end tests (debug build; no network beyond loopback).
-# Ends with one total line over every test binary.
+# Unit, integration and end-to-end tests (debug build; no network beyond loopback),
+# ending with one total line over every test binary; then the benchmark's smoke run.
 test: toolchain
 	@mkdir -p target
 	@set -o pipefail; $(CARGO) test --locked --workspace 2>&1 | tee target/test.log; status=$$?; \
 	  awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' target/test.log; \
 	  exit $$status
+	@$(MAKE) --no-print-directory bench-smoke
+
+# The benchmark's Python side (DuckDB, sqlglot, Polars) in bench/.venv, pinned by bench/requirements.txt.
+BENCH_PY = bench/.venv/bin/python
+$(BENCH_PY): bench/requirements.txt
+	python3 -m venv bench/.venv
+	bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $(BENCH_PY)
+bench-env: $(BENCH_PY)
+
+# sdds vs DuckDB and Polars at 1x, 3x and 10x a real seller's size (release build; hours).
+# SCALES=1 for one scale only; AWS_SQL_DIR=<aws-marketplace-api-samples>/seller-data-feeds/queries
+# adds AWS's example SQL. Writes bench/RESULTS.md. See bench/README.md.
+SCALES ?= 1,3,10
+bench: toolchain $(BENCH_PY)
+	$(CARGO) build --locked --release --workspace --bins
+	$(BENCH_PY) bench/bench.py --sdds $(or $(CARGO_TARGET_DIR),target)/release/sdds \
+	  --gen $(or $(CARGO_TARGET_DIR),target)/release/sdds-gen --scales $(SCALES)
+
+# The same pipeline on 4 000 events with the debug build: every stage runs, the oracle checks itself.
+bench-smoke: toolchain $(BENCH_PY)
+	$(CARGO) build --locked --workspace --bins
+	$(BENCH_PY) bench/test_oracle.py
+	$(BENCH_PY) bench/bench.py --smoke --sdds $(SDDS) --gen $(or $(CARGO_TARGET_DIR),target)/debug/sdds-gen
 
 # Sync the bundled sample feeds into ./warehouse and show a few results.
 demo: build

@@ -8,7 +8,8 @@ result as a canonical CSV.
 
     python bench/athena.py --bucket DIR --today YYYY-MM-DD -f FILE.sql \
         [--out result.csv] [--memory-limit 20GB] [--threads 2] [--lenient] \
-        [--materialize] [--show-sql]
+        [--materialize | --database FILE.duckdb] [--show-sql]
+    python bench/athena.py --bucket DIR --today YYYY-MM-DD --database FILE.duckdb   # load only
 
 As a module: ``Oracle(bucket, today).query(sql)`` returns ``(columns, rows)``
 with every value already in canonical text form (``None`` for NULL), and
@@ -38,6 +39,12 @@ Data model (what a query sees)
 * Session: time zone UTC (Athena's), ``current_date`` = ``--today``,
   ``now()``/``current_timestamp`` = its midnight UTC, ``localtimestamp`` = its
   midnight.
+* ``--materialize`` loads the views into in-memory tables first.
+  ``--database FILE`` loads them into tables of a persistent DuckDB file once;
+  later runs with the same file reuse them as long as every CSV file has the
+  same path, size and modification time (recorded in the table
+  ``_oracle_loaded_files``), and reload everything otherwise.  The macros are
+  TEMP, so a query run does not write to the file.
 
 Translation
 ===========
@@ -364,28 +371,76 @@ LEGACY_VIEWS = {
 }
 
 
+def _legacy_columns(cols: dict[str, str], extra) -> list[tuple[str, str]]:
+    """(name, DuckDB expression) of each legacy column the source table does not have."""
+    return [
+        (new, _ident(src) if src and src in cols else "CAST(NULL AS VARCHAR)")
+        for new, src in extra
+        if new not in cols
+    ]
+
+
+def feed_schema(feeds: dict[str, Feed]) -> dict:
+    """The sqlglot schema of the feed tables and legacy views: every column VARCHAR."""
+    schema: dict[str, dict[str, str]] = {
+        feed.name: {c: "VARCHAR" for c in feed.columns + feed.partition_columns} for feed in feeds.values()
+    }
+    for name, (source, extra) in LEGACY_VIEWS.items():
+        if source in feeds and name not in feeds:
+            schema[name] = dict(schema[source]) | {new: "VARCHAR" for new, _ in _legacy_columns(schema[source], extra)}
+    return schema
+
+
 def register_tables(con: duckdb.DuckDBPyConnection, feeds: dict[str, Feed], materialize: bool = False) -> dict:
     """Create one view (or table) per feed plus the legacy views; return the sqlglot schema."""
-    schema: dict[str, dict[str, str]] = {}
     kind = "TABLE" if materialize else "VIEW"
     for feed in feeds.values():
         body = "\nUNION ALL\n".join(_file_select(feed, f) for f in feed.files)
         con.execute(f"CREATE OR REPLACE {kind} {_ident(feed.name)} AS {body}")
-        schema[feed.name] = {c: "VARCHAR" for c in feed.columns + feed.partition_columns}
+    schema = feed_schema(feeds)
     for name, (source, extra) in LEGACY_VIEWS.items():
-        if source not in feeds or name in feeds:
-            continue
-        cols = dict(schema[source])
-        proj = ["*"]
-        for new, src in extra:
-            if new in cols:
-                continue
-            expr = _ident(src) if src and src in cols else "CAST(NULL AS VARCHAR)"
-            proj.append(f"{expr} AS {_ident(new)}")
-            cols[new] = "VARCHAR"
-        con.execute(f"CREATE OR REPLACE VIEW {_ident(name)} AS SELECT {', '.join(proj)} FROM {_ident(source)}")
-        schema[name] = cols
+        if source in feeds and name not in feeds:
+            proj = ["*"] + [f"{expr} AS {_ident(new)}" for new, expr in _legacy_columns(schema[source], extra)]
+            con.execute(f"CREATE OR REPLACE VIEW {_ident(name)} AS SELECT {', '.join(proj)} FROM {_ident(source)}")
     return schema
+
+
+# The files a persistent database was loaded from: (path, size, mtime_ns) of each.
+LOADED_FILES_TABLE = "_oracle_loaded_files"
+
+
+def _file_signature(feeds: dict[str, Feed]) -> list[tuple[str, int, int]]:
+    sig = []
+    for feed in feeds.values():
+        for f in feed.files:
+            st = os.stat(f.path)
+            sig.append((os.path.abspath(f.path), st.st_size, st.st_mtime_ns))
+    return sorted(sig)
+
+
+def _loaded_signature(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]] | None:
+    try:
+        rows = con.execute(f"SELECT path, size, mtime_ns FROM {LOADED_FILES_TABLE} ORDER BY path").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return [tuple(r) for r in rows]
+
+
+def load_database(con: duckdb.DuckDBPyConnection, feeds: dict[str, Feed]) -> tuple[dict, bool]:
+    """Feed tables in a persistent database: reused when loaded from the same files (path, size,
+    mtime), otherwise everything is dropped and loaded again.  Returns (schema, reused)."""
+    signature = _file_signature(feeds)
+    if _loaded_signature(con) == signature:
+        return feed_schema(feeds), True
+    for name, kind in con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall():
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {_ident(name)}")
+    schema = register_tables(con, feeds, materialize=True)
+    con.execute(f"CREATE TABLE {LOADED_FILES_TABLE} (path VARCHAR, size BIGINT, mtime_ns BIGINT)")
+    con.executemany(f"INSERT INTO {LOADED_FILES_TABLE} VALUES (?, ?, ?)", signature)
+    con.execute("CHECKPOINT")
+    return schema, False
 
 
 # --------------------------------------------------------------------------------------
@@ -1582,6 +1637,9 @@ def canonical_csv_lines(columns, rows):
 
 
 class Oracle:
+    """DuckDB session over a bucket: views over the CSV files (``materialize``: tables), or,
+    with ``database`` a file path, tables loaded into that file once and reused."""
+
     def __init__(
         self,
         bucket: str,
@@ -1607,9 +1665,13 @@ class Oracle:
         for k, v in settings.items():
             self.con.execute(f"SET {k} = {_sql_str(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v}")
         for m in _macros(lenient):
-            self.con.execute(m)
+            self.con.execute(m.replace("CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO", 1))
         self.feeds = discover_bucket(bucket)
-        self.schema = register_tables(self.con, self.feeds, materialize=materialize)
+        if database == ":memory:":
+            self.schema = register_tables(self.con, self.feeds, materialize=materialize)
+            self.reused = False
+        else:
+            self.schema, self.reused = load_database(self.con, self.feeds)
         self.translator = Translator(self.schema, self.today, lenient=lenient)
         self.last_warnings: list[str] = []
 
@@ -1689,19 +1751,31 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Run Athena (Presto/Trino) SQL over an SDDS bucket folder on DuckDB.")
     ap.add_argument("--bucket", required=True, help="folder laid out as <feed>_v1/year=YYYY/month=MM/data.csv")
     ap.add_argument("--today", required=True, help="current_date (YYYY-MM-DD); now() is its midnight UTC")
-    ap.add_argument("-f", "--file", required=True, help="SQL file (';'-separated statements; the last one's result is written)")
+    ap.add_argument("-f", "--file", help="SQL file (';'-separated statements; the last one's result is written)")
     ap.add_argument("--out", help="result CSV (default: stdout)")
     ap.add_argument("--memory-limit", help="DuckDB memory_limit, e.g. 20GB")
     ap.add_argument("--threads", type=int, help="DuckDB threads")
     ap.add_argument("--lenient", action="store_true", help="typed-table leniency: ISO 'T' casts, '' casts to NULL, text=number comparisons")
     ap.add_argument("--materialize", action="store_true", help="load the CSV views into tables before running the query")
+    ap.add_argument(
+        "--database",
+        help="persistent DuckDB file: the feed tables are loaded into it once and reused while the bucket's "
+        "files are unchanged; without -f, only load",
+    )
     ap.add_argument("--show-sql", action="store_true", help="print the DuckDB SQL to stderr")
     args = ap.parse_args(argv)
+    if not args.file and not args.database:
+        ap.error("-f/--file is required (or --database alone, to load the tables)")
 
     t0 = time.perf_counter()
     try:
-        oracle = Oracle(args.bucket, args.today, args.memory_limit, args.threads, args.lenient, args.materialize)
+        database = args.database or ":memory:"
+        oracle = Oracle(args.bucket, args.today, args.memory_limit, args.threads, args.lenient, args.materialize, database)
         t1 = time.perf_counter()
+        if not args.file:
+            state = "reused" if oracle.reused else "loaded"
+            print(f"tables: {state} {len(oracle.feeds)} feeds in {t1 - t0:.3f}s", file=sys.stderr)
+            return 0
         with open(args.file, encoding="utf-8") as fh:
             translations = oracle.translate(fh.read())
         t2 = time.perf_counter()
