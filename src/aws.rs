@@ -56,10 +56,15 @@ impl Aws {
         )?)
     }
 
-    /// Opens the warehouse; an `s3://` one gets object-store options from these settings
-    /// (credentials come from the same default chain as the source's).
-    pub async fn open_warehouse(&self, location: &str) -> anyhow::Result<Warehouse> {
-        let warehouse = Warehouse::open(location)?;
+    /// Opens the warehouse (`create`: for sync; read commands never create one); an `s3://`
+    /// one gets object-store options from these settings (credentials come from the same
+    /// default chain as the source's).
+    pub async fn open_warehouse(&self, location: &str, create: bool) -> anyhow::Result<Warehouse> {
+        let warehouse = if create {
+            Warehouse::open(location)?
+        } else {
+            Warehouse::open_existing(location)?
+        };
         if warehouse.root().scheme() != "s3" {
             return Ok(warehouse);
         }

@@ -98,12 +98,13 @@ pub enum Format {
 /// Arguments of `sdds query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// SQL to run (one or more statements separated by `;`)
-    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    /// SQL to run (one or more statements separated by `;`); read from stdin when neither
+    /// this nor --file is given and stdin is not a terminal
+    #[arg(conflicts_with = "file")]
     pub sql: Option<String>,
 
-    /// Read the SQL from a file
-    #[arg(long, short = 'f')]
+    /// Read the SQL from a file (`-` for stdin)
+    #[arg(long, short = 'f', value_name = "FILE")]
     pub file: Option<PathBuf>,
 
     /// Output format
@@ -122,7 +123,7 @@ pub struct QueryArgs {
 #[command(next_help_heading = "Resources")]
 pub struct ResourceArgs {
     /// Memory the query may use, e.g. 4GiB or 512M; beyond it, work spills to disk
-    /// [default: half of the machine's (or container's) memory]
+    /// [default: a quarter of the machine's (or container's) memory, at most 3 GiB]
     #[arg(long, value_name = "SIZE", env = "SDDS_MEMORY_LIMIT", value_parser = crate::config::parse_size)]
     pub memory_limit: Option<usize>,
 

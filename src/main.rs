@@ -36,6 +36,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // A reader that went away (`sdds status | head -1`) ends the command quietly.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
@@ -65,6 +67,15 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// Whether writing to stdout failed because its reader closed the pipe.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }) || one_line(error).contains("Broken pipe")
+}
+
 /// An error and its causes on one line, without repeating a cause its parent already says.
 fn one_line(error: &anyhow::Error) -> String {
     let mut text = String::new();
@@ -83,9 +94,16 @@ fn one_line(error: &anyhow::Error) -> String {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
     let aws = aws::Aws::new(&cli.aws, &config);
+    let creates = matches!(cli.command, Command::Sync(_));
     let warehouse = aws
-        .open_warehouse(&config.warehouse(cli.warehouse.as_deref()))
+        .open_warehouse(&config.warehouse(cli.warehouse.as_deref()), creates)
         .await?;
+    if !creates {
+        let catalog = sdds_feeds::Catalog::builtin();
+        warehouse
+            .require_tables(catalog.feeds().iter().map(|feed| feed.name.as_str()))
+            .await?;
+    }
     match cli.command {
         Command::Sync(args) => commands::sync::run(&config, &aws, &warehouse, args).await,
         Command::Query(args) => commands::query::run(&config, &warehouse, args).await,

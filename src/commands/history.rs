@@ -1,5 +1,6 @@
 //! `sdds history`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use sdds_feeds::Catalog;
@@ -24,14 +25,16 @@ pub async fn run(warehouse: &Warehouse, args: HistoryArgs) -> anyhow::Result<Exi
             !s.tables.is_empty()
         });
     }
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&history.syncs)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&history.syncs)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(
+        out,
         "{:>4}  {:<24}  {:<26}  {:<24} {:>7} {:>10} {:>8}",
         "sync", "synced at", "sync id", "table", "version", "rows added", "objects"
-    );
+    )?;
     for sync in &history.syncs {
         for (i, t) in sync.tables.iter().enumerate() {
             let (number, at, id) = if i == 0 {
@@ -43,10 +46,11 @@ pub async fn run(warehouse: &Warehouse, args: HistoryArgs) -> anyhow::Result<Exi
             } else {
                 (String::new(), "", "")
             };
-            println!(
+            writeln!(
+                out,
                 "{number:>4}  {at:<24}  {id:<26}  {:<24} {:>7} {:>10} {:>8}",
                 t.table, t.version, t.rows_added, t.objects
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

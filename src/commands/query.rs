@@ -1,5 +1,6 @@
 //! `sdds query`.
 
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -7,7 +8,8 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use datafusion::error::DataFusionError;
 use sdds_feeds::Catalog;
 use sdds_sql::{
-    execute_statement, open_session, parse_statements, SessionOptions, SqlError, TimeFilter,
+    check_read_only, execute_statement, open_session, parse_statements, SessionOptions, SqlError,
+    TimeFilter,
 };
 use sdds_warehouse::{History, Warehouse};
 
@@ -21,15 +23,14 @@ pub async fn run(
     warehouse: &Warehouse,
     args: QueryArgs,
 ) -> anyhow::Result<ExitCode> {
-    let sql = match (&args.sql, &args.file) {
-        (_, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?,
-        (Some(sql), None) => sql.clone(),
-        (None, None) => anyhow::bail!("give SQL or --file"),
-    };
-    let statements = parse_statements(&sql).context("SQL syntax")?;
+    let sql = read_sql(&args)?;
+    let statements = parse_statements(&sql)?;
     if statements.is_empty() {
         anyhow::bail!("no SQL statement given");
+    }
+    // Every statement is checked before the first runs: a refused one leaves nothing half done.
+    for statement in &statements {
+        check_read_only(statement, warehouse.root())?;
     }
     let catalog = Catalog::builtin();
     let mut options = session_options(warehouse, &catalog, &args.time).await?;
@@ -50,6 +51,26 @@ pub async fn run(
             .map_err(|e| out_of_memory(e, limit))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The SQL to run: the argument, the file, or stdin (`-f -`, or nothing given and stdin piped).
+fn read_sql(args: &QueryArgs) -> anyhow::Result<String> {
+    let from_stdin = || -> anyhow::Result<String> {
+        let mut sql = String::new();
+        std::io::stdin()
+            .read_to_string(&mut sql)
+            .context("cannot read SQL from stdin")?;
+        Ok(sql)
+    };
+    match (&args.sql, &args.file) {
+        (_, Some(path)) if path.as_os_str() == "-" => from_stdin(),
+        (_, Some(path)) => {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+        }
+        (Some(sql), None) => Ok(sql.clone()),
+        (None, None) if !std::io::stdin().is_terminal() => from_stdin(),
+        (None, None) => anyhow::bail!("give SQL as an argument, with --file FILE, or on stdin"),
+    }
 }
 
 /// `error`, with running out of the memory limit said as such.

@@ -1,11 +1,13 @@
 //! `sdds status`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use sdds_feeds::Catalog;
 use sdds_warehouse::{table_status, Warehouse};
 
 use crate::cli::StatusArgs;
+use crate::EXIT_PARTIAL;
 
 /// Prints one line per table.
 pub async fn run(warehouse: &Warehouse, args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -13,28 +15,42 @@ pub async fn run(warehouse: &Warehouse, args: StatusArgs) -> anyhow::Result<Exit
     for feed in Catalog::builtin().feeds() {
         statuses.push(table_status(warehouse, &feed.name).await?);
     }
+    let mut out = std::io::stdout().lock();
+    // Non-zero while a table's last sync failed, so a health check can alert on it.
+    let code = if statuses.iter().any(|s| s.failed()) {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&statuses)?);
-        return Ok(ExitCode::SUCCESS);
+        writeln!(out, "{}", serde_json::to_string_pretty(&statuses)?)?;
+        return Ok(code);
     }
-    println!(
-        "{:<24} {:>10} {:>8} {:>8}  last sync",
-        "table", "rows", "version", "objects"
-    );
+    writeln!(
+        out,
+        "{:<24} {:>10} {:>8} {:>8}  {:<24}  last outcome",
+        "table", "rows", "version", "objects", "last sync"
+    )?;
     for s in statuses {
         let version = s.version.map_or("-".to_string(), |v| v.to_string());
         let objects = match s.objects_vanished {
             0 => s.objects.to_string(),
             n => format!("{} ({n} vanished)", s.objects),
         };
-        println!(
-            "{:<24} {:>10} {:>8} {:>8}  {}",
+        writeln!(
+            out,
+            "{:<24} {:>10} {:>8} {:>8}  {:<24}  {}",
             s.table,
             s.rows,
             version,
             objects,
-            s.last_sync.as_deref().unwrap_or("never")
-        );
+            s.last_sync.as_deref().unwrap_or("never"),
+            match (&s.last_error, s.last_outcome) {
+                (Some(error), _) => format!("failed: {error}"),
+                (None, Some(outcome)) => outcome.to_string(),
+                (None, None) => "-".to_string(),
+            }
+        )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

@@ -1,6 +1,7 @@
 //! `sdds sync`.
 
 use std::io::IsTerminal;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -67,7 +68,11 @@ pub async fn run(
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         value["duration_seconds"] = serde_json::json!((seconds * 1000.0).round() / 1000.0);
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&value)?
+        )?;
     } else if !args.quiet {
         eprint!("{}", summary(&report, seconds));
     }
@@ -106,6 +111,11 @@ fn summary(report: &SyncReport, seconds: f64) -> String {
             t.rows_removed,
             t.version.unwrap_or_default()
         ));
+    }
+    for t in &report.tables {
+        for warning in &t.warnings {
+            text.push_str(&format!("  warning: {warning}\n"));
+        }
     }
     for key in &report.ignored {
         text.push_str(&format!("  ignored {key} (not a known feed file)\n"));

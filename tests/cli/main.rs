@@ -1,6 +1,7 @@
 //! The `sdds` binary end to end: sync, query, status, and what users see on bad input; and
 //! against a loopback S3 server, including a kill -9 harness (`s3`).
 
+mod honest;
 mod s3;
 
 use std::path::Path;
@@ -229,6 +230,7 @@ fn history_and_time_travel_from_the_command_line() {
 #[test]
 fn today_fixes_current_date_for_athena_sql() {
     let dir = tempfile::tempdir().unwrap();
+    assert!(sdds(dir.path(), &["sync", "--quiet"]).status.success());
     let sql =
         "select current_date as today, date_add('DAY', -90, current_date) as since, now() as now";
     let flag = sdds(

@@ -219,6 +219,15 @@ impl Catalog {
         Catalog { feeds }
     }
 
+    /// This catalog with `feed` in place of the feed of the same name (or added): a seller's
+    /// own declaration of a column AWS added, as a file in `schemas/` would give.
+    pub fn with_feed(mut self, feed: Feed) -> Catalog {
+        self.feeds.retain(|f| f.name != feed.name);
+        self.feeds.push(feed);
+        self.feeds.sort_by(|a, b| a.name.cmp(&b.name));
+        self
+    }
+
     /// Every feed, in table-name order.
     pub fn feeds(&self) -> &[Feed] {
         &self.feeds

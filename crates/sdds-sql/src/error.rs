@@ -16,6 +16,20 @@ pub enum SqlError {
         /// What ran out, as DataFusion reports it.
         detail: String,
     },
+    /// The SQL does not parse.
+    #[error("SQL syntax: {}", parser_message(.0))]
+    Syntax(datafusion::sql::sqlparser::parser::ParserError),
+    /// A table or view name that the session does not have.
+    #[error("no table or view named {name}{}", suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
+    UnknownTable {
+        /// The name as written.
+        name: String,
+        /// The closest name the session has.
+        suggestion: Option<String>,
+    },
+    /// The statement would write; sessions are read-only.
+    #[error("sdds query is read-only: {0}")]
+    ReadOnly(#[from] crate::readonly::Refusal),
     /// A table could not be opened.
     #[error(transparent)]
     Warehouse(Box<sdds_warehouse::WarehouseError>),
@@ -28,6 +42,15 @@ pub enum SqlError {
         #[source]
         source: deltalake::DeltaTableError,
     },
+}
+
+/// The parser's message without its type name (`Expected: …, found: …`).
+fn parser_message(error: &datafusion::sql::sqlparser::parser::ParserError) -> String {
+    use datafusion::sql::sqlparser::parser::ParserError;
+    match error {
+        ParserError::TokenizerError(m) | ParserError::ParserError(m) => m.clone(),
+        ParserError::RecursionLimitExceeded => "nested too deeply".to_string(),
+    }
 }
 
 impl From<sdds_warehouse::WarehouseError> for SqlError {

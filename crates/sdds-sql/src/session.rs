@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -19,6 +20,7 @@ use crate::dialect;
 use crate::error::SqlError;
 use crate::legacy::{legacy_view_sql, LEGACY_TABLES};
 use crate::materialize::CtePlan;
+use crate::readonly::ReadOnlyTable;
 use crate::views::{self, TimeFilter};
 
 /// How to open a session.
@@ -55,7 +57,7 @@ impl Resources {
     fn runtime(&self) -> Result<Arc<RuntimeEnv>, SqlError> {
         let pool = TrackConsumersPool::new(
             FairSpillPool::new(self.memory_limit()),
-            NonZeroUsize::new(40).expect("non-zero"),
+            NonZeroUsize::new(5).expect("non-zero"),
         );
         let mut builder = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool));
         if let Some(dir) = &self.spill_dir {
@@ -65,9 +67,13 @@ impl Resources {
     }
 }
 
-/// Half of the memory this process may use: the machine's, or its container's (cgroup) limit
-/// when lower. The other half is left to what the pool does not count (Parquet reading,
-/// output) and to the rest of the machine.
+/// Most a query's pool may hold by default: with what the pool does not count (Parquet reading,
+/// output buffers) a 1 M-event seller's largest AWS report then stays under 4 GB resident.
+const DEFAULT_LIMIT_CAP: u64 = 3 << 30;
+
+/// A quarter of the memory this process may use (the machine's, or its container's cgroup
+/// limit when lower), at most [`DEFAULT_LIMIT_CAP`]: a nightly report shares the machine, and
+/// beyond that sorts and stored CTEs spill, which costs far less than the memory saves.
 pub fn default_memory_limit() -> usize {
     use sysinfo::{MemoryRefreshKind, RefreshKind, System};
     let system = System::new_with_specifics(
@@ -81,7 +87,7 @@ pub fn default_memory_limit() -> usize {
     }
     const FALLBACK: u64 = 4 << 30;
     let total = if total == 0 { FALLBACK } else { total };
-    usize::try_from(total / 2).unwrap_or(usize::MAX)
+    usize::try_from((total / 4).min(DEFAULT_LIMIT_CAP)).unwrap_or(usize::MAX)
 }
 
 /// Opens a session speaking Athena's dialect, with every feed table of the warehouse, its
@@ -128,10 +134,10 @@ pub async fn open_session(
                 .map_err(delta_error)?;
             // Built with the session so the scan reads strings as the session asks (plain Utf8).
             let provider = table.table_provider().with_session(Arc::new(state)).await?;
-            ctx.register_table(feed.name.as_str(), provider)?;
+            ctx.register_table(feed.name.as_str(), ReadOnlyTable::wrap(provider))?;
         } else {
             let empty = MemTable::try_new(feed.table_schema(), vec![vec![]])?;
-            ctx.register_table(feed.name.as_str(), Arc::new(empty))?;
+            ctx.register_table(feed.name.as_str(), ReadOnlyTable::wrap(Arc::new(empty)))?;
         }
     }
     for feed in catalog.feeds() {
@@ -154,6 +160,15 @@ pub async fn open_session(
 /// [`crate::materialize`]).
 pub async fn execute_statement(
     ctx: &SessionContext,
+    statement: Statement,
+) -> Result<DataFrame, SqlError> {
+    plan_statement(ctx, statement)
+        .await
+        .map_err(|error| name_unknown_table(ctx, error))
+}
+
+async fn plan_statement(
+    ctx: &SessionContext,
     mut statement: Statement,
 ) -> Result<DataFrame, SqlError> {
     dialect::name_columns_as_athena(&mut statement);
@@ -167,11 +182,60 @@ pub async fn execute_statement(
     Ok(ctx.execute_logical_plan(plan).await?)
 }
 
+/// DataFusion's "table 'sdds.default.x' not found", said with the name as written and the
+/// closest name the session has.
+fn name_unknown_table(ctx: &SessionContext, error: SqlError) -> SqlError {
+    let SqlError::DataFusion(datafusion) = &error else {
+        return error;
+    };
+    let message = datafusion.find_root().to_string();
+    let Some(name) = message
+        .split_once("table '")
+        .and_then(|(_, rest)| rest.split_once("' not found"))
+        .map(|(qualified, _)| {
+            qualified
+                .rsplit('.')
+                .next()
+                .unwrap_or(qualified)
+                .to_string()
+        })
+    else {
+        return error;
+    };
+    let known = ctx
+        .catalog("sdds")
+        .and_then(|catalog| catalog.schema("default"))
+        .map(|schema| schema.table_names())
+        .unwrap_or_default();
+    let suggestion = closest_name(&name, &known);
+    SqlError::UnknownTable { name, suggestion }
+}
+
+/// The name in `known` most like `name`: one it starts with or that starts with it, else the
+/// most similar one if similar enough to be a typo.
+fn closest_name(name: &str, known: &[String]) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    let by_prefix = known
+        .iter()
+        .filter(|k| k.starts_with(&lower) || lower.starts_with(k.as_str()))
+        .min_by_key(|k| k.len().abs_diff(lower.len()));
+    by_prefix.cloned().or_else(|| {
+        known
+            .iter()
+            .map(|k| (strsim::jaro_winkler(&lower, k), k))
+            .filter(|(score, _)| *score >= 0.85)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| k.clone())
+    })
+}
+
 /// Parses `sql`: one or more `;`-separated statements.
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, SqlError> {
-    Ok(datafusion::sql::parser::DFParser::parse_sql(sql)?
-        .into_iter()
-        .collect())
+    match datafusion::sql::parser::DFParser::parse_sql(sql) {
+        Ok(statements) => Ok(statements.into_iter().collect()),
+        Err(DataFusionError::SQL(parser, _)) => Err(SqlError::Syntax(*parser)),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Runs one SQL statement, as [`execute_statement`] does.

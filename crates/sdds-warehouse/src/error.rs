@@ -43,6 +43,43 @@ pub enum WarehouseError {
         /// What is wrong.
         reason: String,
     },
+    /// A read command pointed at a place that holds no warehouse.
+    #[error("no warehouse at {location} (run `sdds sync` first)")]
+    NoWarehouse {
+        /// The location given.
+        location: String,
+    },
+    /// A stored column whose type differs from the catalog's.
+    #[error("{table}: column {column} is stored as {stored} but the schema declares {catalog}; nothing was written (rebuild the table into a new warehouse, or keep the old type in schemas/)")]
+    TypeConflict {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// The type in the Delta table.
+        stored: deltalake::arrow::datatypes::DataType,
+        /// The type in the catalog.
+        catalog: deltalake::arrow::datatypes::DataType,
+    },
+    /// A local warehouse directory that sync cannot write.
+    #[error("warehouse {path} is not writable: {source}")]
+    NotWritable {
+        /// The directory.
+        path: String,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A source that holds no feed file at all.
+    #[error("no feed files in {location}: found {found} objects{}; expected <feed>/year=YYYY/month=MM/<file>.csv below the source root, e.g. billingeventfeed_v1/year=2026/month=10/data.csv", if examples.is_empty() { String::new() } else { format!(" ({})", examples.join(", ")) })]
+    NoFeedFiles {
+        /// The source location.
+        location: String,
+        /// Objects found.
+        found: usize,
+        /// A few of the keys found.
+        examples: Vec<String>,
+    },
     /// No such table in the warehouse.
     #[error("no table {0} in the warehouse")]
     NoTable(String),

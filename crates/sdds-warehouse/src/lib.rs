@@ -6,6 +6,7 @@
 pub mod error;
 pub mod history;
 pub mod location;
+pub mod outcome;
 pub mod plan;
 pub mod state;
 pub mod status;
@@ -14,6 +15,7 @@ pub mod sync;
 pub use error::WarehouseError;
 pub use history::{History, SyncEntry, TableCommit};
 pub use location::Warehouse;
+pub use outcome::LastSync;
 pub use state::TableState;
 pub use status::{table_status, TableStatus};
-pub use sync::{sync, SyncOptions, SyncReport, TableReport};
+pub use sync::{sync, SyncOptions, SyncReport, SyncWarning, TableReport};

@@ -15,8 +15,94 @@ pub struct Warehouse {
 }
 
 impl Warehouse {
-    /// Opens (and for a local path, creates) the warehouse at `location`.
+    /// Opens (and for a local path, creates) the warehouse at `location`; for `sdds sync`.
     pub fn open(location: &str) -> Result<Warehouse, WarehouseError> {
+        Self::at(location, true)
+    }
+
+    /// Opens the warehouse at `location` without creating anything; for the read commands,
+    /// which must not leave an empty warehouse behind a mistyped path.
+    /// [`Warehouse::require_tables`] then tells whether one is there.
+    pub fn open_existing(location: &str) -> Result<Warehouse, WarehouseError> {
+        Self::at(location, false)
+    }
+
+    /// Fails with [`WarehouseError::NoWarehouse`] unless one of `tables` has been synced here.
+    pub async fn require_tables<'a>(
+        &self,
+        tables: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), WarehouseError> {
+        let no_warehouse = || WarehouseError::NoWarehouse {
+            location: self.display_location(),
+        };
+        for table in tables {
+            match self.open_table(table, false).await {
+                Ok(delta) if delta.version().is_some() => return Ok(()),
+                // A table whose first sync failed: its outcome is recorded.
+                Ok(delta) => {
+                    if crate::outcome::LastSync::load(&delta, table)
+                        .await?
+                        .is_some()
+                    {
+                        return Ok(());
+                    }
+                }
+                // An S3 prefix without a Delta log is not a table.
+                Err(WarehouseError::Delta {
+                    source: deltalake::DeltaTableError::NotATable(_),
+                    ..
+                }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Err(no_warehouse())
+    }
+
+    /// Fails with [`WarehouseError::NotWritable`] unless sync can create files in a local
+    /// warehouse's root and in the Delta log of each existing table: checked once up front, so
+    /// that a read-only warehouse gives one clear error instead of a failure per file.
+    pub fn check_writable<'a>(
+        &self,
+        tables: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), WarehouseError> {
+        let Ok(root) = self.root.to_file_path() else {
+            return Ok(());
+        };
+        if self.root.scheme() != "file" {
+            return Ok(());
+        }
+        let mut dirs = vec![root.clone()];
+        for table in tables {
+            let log = root.join(table).join("_delta_log");
+            if log.is_dir() {
+                dirs.push(root.join(table));
+                dirs.push(log);
+            }
+        }
+        for dir in dirs {
+            let probe = dir.join(format!(".sdds-write-check-{}", std::process::id()));
+            let written = std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe));
+            if let Err(source) = written {
+                return Err(WarehouseError::NotWritable {
+                    path: dir.display().to_string(),
+                    source,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The location as a person wrote it: a local path, or the URL.
+    pub fn display_location(&self) -> String {
+        match self.root.to_file_path() {
+            Ok(path) if self.root.scheme() == "file" => {
+                path.display().to_string().trim_end_matches('/').to_string()
+            }
+            _ => self.root.to_string(),
+        }
+    }
+
+    fn at(location: &str, create: bool) -> Result<Warehouse, WarehouseError> {
         let err = |reason: String| WarehouseError::Location {
             location: location.to_string(),
             reason,
@@ -28,7 +114,13 @@ impl Warehouse {
             }
             url
         } else {
-            std::fs::create_dir_all(location).map_err(|e| err(e.to_string()))?;
+            if create {
+                std::fs::create_dir_all(location).map_err(|e| err(e.to_string()))?;
+            } else if !std::path::Path::new(location).is_dir() {
+                return Err(WarehouseError::NoWarehouse {
+                    location: location.to_string(),
+                });
+            }
             let path = std::fs::canonicalize(location).map_err(|e| err(e.to_string()))?;
             Url::from_directory_path(&path).map_err(|_| err("not an absolute path".into()))?
         };

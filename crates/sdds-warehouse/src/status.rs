@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::error::WarehouseError;
 use crate::location::Warehouse;
+use crate::outcome::LastSync;
 use crate::state::TableState;
 
 /// The state of one table.
@@ -23,6 +24,17 @@ pub struct TableStatus {
     pub objects: usize,
     /// Source objects that have vanished from the source.
     pub objects_vanished: usize,
+    /// How the last sync that touched the table ended: `ok` or `failed`.
+    pub last_outcome: Option<&'static str>,
+    /// Why it failed (the table holds what the sync before it committed).
+    pub last_error: Option<String>,
+}
+
+impl TableStatus {
+    /// Whether the last sync that touched the table failed.
+    pub fn failed(&self) -> bool {
+        self.last_error.is_some()
+    }
 }
 
 /// Reads the status of one table.
@@ -36,7 +48,12 @@ pub async fn table_status(
         Some(_) => TableState::load(&delta, table).await?,
         None => None,
     };
+    let last = LastSync::load(&delta, table).await?;
     Ok(TableStatus {
+        last_outcome: last
+            .as_ref()
+            .map(|l| if l.error.is_some() { "failed" } else { "ok" }),
+        last_error: last.and_then(|l| l.error),
         table: table.to_string(),
         version,
         rows: state.as_ref().map_or(0, TableState::rows),

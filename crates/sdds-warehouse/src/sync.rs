@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::arrow::datatypes::{DataType, SchemaRef};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, MetadataExt, Remove, StructType};
@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::error::WarehouseError;
 use crate::location::Warehouse;
+use crate::outcome::LastSync;
 use crate::plan::{group_by_feed, ObjectAction, PlannedObject, TablePlan};
 use crate::state::{FileRef, ObjectState, TableState, COMMIT_INFO_KEY, TAIL_BYTES};
 
@@ -90,6 +91,28 @@ pub struct TableReport {
     pub version: Option<u64>,
     /// Why the table failed, if it did (nothing was written to it).
     pub error: Option<String>,
+    /// What was loaded but deserves a look.
+    pub warnings: Vec<SyncWarning>,
+}
+
+/// Something a sync loaded as well as it could, and says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SyncWarning {
+    /// A file without some of the feed's columns: they are NULL in its rows.
+    #[error("{key}: no column {}; its rows have NULL there", columns.join(", "))]
+    MissingColumns {
+        /// The source key.
+        key: String,
+        /// The feed's columns the header lacks.
+        columns: Vec<String>,
+    },
+    /// A 0-byte file: nothing to load.
+    #[error("{key}: empty file (0 bytes)")]
+    EmptyFile {
+        /// The source key.
+        key: String,
+    },
 }
 
 /// What a sync did.
@@ -126,8 +149,17 @@ pub async fn sync(
     catalog: &Catalog,
     options: &SyncOptions,
 ) -> Result<SyncReport, WarehouseError> {
+    warehouse.check_writable(catalog.feeds().iter().map(|f| f.name.as_str()))?;
     let listed = source.list().await?;
+    let found = listed.len();
     let (groups, ignored) = group_by_feed(catalog, listed);
+    if groups.iter().all(|(_, objects)| objects.is_empty()) {
+        return Err(WarehouseError::NoFeedFiles {
+            location: source.location(),
+            found,
+            examples: ignored.iter().take(3).cloned().collect(),
+        });
+    }
     let tables = futures::stream::iter(groups)
         .map(|(feed, objects)| {
             let source = source.clone();
@@ -151,6 +183,7 @@ pub async fn sync(
                     report.rows_added = 0;
                     report.rows_removed = 0;
                 }
+                record_outcome(warehouse, feed, options, &mut report).await;
                 report
             }
         })
@@ -163,6 +196,87 @@ pub async fn sync(
         tables,
         ignored,
     })
+}
+
+/// Records how this sync ended for the table, when it did anything or failed (a table with no
+/// objects and no data is left alone). Failing to record is itself the table's error.
+async fn record_outcome(
+    warehouse: &Warehouse,
+    feed: &Feed,
+    options: &SyncOptions,
+    report: &mut TableReport,
+) {
+    if report.error.is_none() && report.version.is_none() {
+        let untouched = warehouse
+            .open_table(&feed.name, false)
+            .await
+            .map(|t| t.version().is_none())
+            .unwrap_or(true);
+        if untouched {
+            return;
+        }
+    }
+    let record = LastSync {
+        sync_id: options.sync_id.clone(),
+        at: options
+            .started_at
+            .to_rfc3339_opts(SecondsFormat::Millis, true),
+        error: report.error.clone(),
+    };
+    let stored = match warehouse.open_table(&feed.name, true).await {
+        Ok(table) => record.store(&table, &feed.name).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = stored {
+        report.error.get_or_insert_with(|| e.to_string());
+    }
+}
+
+/// Rows per Parquet row group while writing. The writer holds a row group's encoded pages in
+/// memory until it is complete, so this bounds a sync's memory per table (a month of billing
+/// events is one row group otherwise); smaller groups also let queries skip more by statistics.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+fn writer_properties() -> deltalake::parquet::file::properties::WriterProperties {
+    use deltalake::parquet::basic::Compression;
+    deltalake::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_compression(Compression::SNAPPY)
+        .build()
+}
+
+/// Fails when a stored column's type differs from the catalog's (say a column first kept as
+/// text and later declared decimal): decoding new values for it would otherwise lose them.
+fn check_stored_types(feed: &Feed, stored: &SchemaRef) -> Result<(), WarehouseError> {
+    let wanted = feed.table_schema();
+    for field in wanted.fields() {
+        let Ok(have) = stored.field_with_name(field.name()) else {
+            continue;
+        };
+        if !same_type(have.data_type(), field.data_type()) {
+            return Err(WarehouseError::TypeConflict {
+                table: feed.name.clone(),
+                column: field.name().clone(),
+                stored: have.data_type().clone(),
+                catalog: field.data_type().clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Type equality up to how a UTC zone is spelled and string encodings.
+fn same_type(a: &DataType, b: &DataType) -> bool {
+    use DataType::*;
+    let utc = |zone: &Option<std::sync::Arc<str>>| {
+        zone.as_deref()
+            .map(|z| matches!(z, "UTC" | "+00:00" | "Z" | "Etc/UTC"))
+    };
+    match (a, b) {
+        (Timestamp(ua, za), Timestamp(ub, zb)) => ua == ub && utc(za) == utc(zb),
+        (Utf8 | LargeUtf8 | Utf8View, Utf8 | LargeUtf8 | Utf8View) => true,
+        _ => a == b,
+    }
 }
 
 async fn sync_table(
@@ -200,7 +314,9 @@ async fn sync_table(
     }
 
     let table_schema: SchemaRef = if exists {
-        table.snapshot().map_err(delta)?.snapshot().arrow_schema()
+        let stored = table.snapshot().map_err(delta)?.snapshot().arrow_schema();
+        check_stored_types(feed, &stored)?;
+        stored
     } else {
         feed.table_schema()
     };
@@ -210,7 +326,8 @@ async fn sync_table(
         None,
         Some(warehouse.storage_options().clone()),
     )
-    .map_err(delta)?;
+    .map_err(delta)?
+    .with_writer_properties(writer_properties());
     let mut state = old_state.unwrap_or_default();
     let mut removes = Vec::new();
     let mut adds = Vec::new();
@@ -226,6 +343,11 @@ async fn sync_table(
         .filter(|o| o.action != ObjectAction::Unchanged)
     {
         let old = state.objects.get(&planned.info.key).cloned();
+        if planned.info.size == 0 {
+            report.warnings.push(SyncWarning::EmptyFile {
+                key: planned.info.key.clone(),
+            });
+        }
         let read = plan_read(source, planned, old.as_ref(), report).await?;
         if read.replace {
             if let Some(old) = &old {
@@ -243,6 +365,15 @@ async fn sync_table(
             ingested_at_micros,
         };
         let outcome = read_object(source, feed, &read, lineage, &mut writer, options).await?;
+        if let Some(header) = &outcome.header {
+            let columns = missing_columns(feed, header);
+            if !columns.is_empty() {
+                report.warnings.push(SyncWarning::MissingColumns {
+                    key: planned.info.key.clone(),
+                    columns,
+                });
+            }
+        }
         report.bytes_read += read.range.end - read.range.start;
         let new_adds = writer.flush().await.map_err(delta)?;
         let files: Vec<FileRef> = new_adds
@@ -339,6 +470,19 @@ async fn sync_table(
     };
     report.version = Some(version);
     Ok(())
+}
+
+/// The feed's columns that `header` does not have (names compared without case).
+fn missing_columns(feed: &Feed, header: &[String]) -> Vec<String> {
+    feed.columns
+        .iter()
+        .filter(|c| {
+            !header
+                .iter()
+                .any(|h| h.trim().eq_ignore_ascii_case(&c.name))
+        })
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 /// What to read of one object.

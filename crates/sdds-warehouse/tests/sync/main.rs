@@ -325,3 +325,44 @@ async fn unknown_columns_are_kept_even_when_they_appear_later() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_stored_type_that_differs_from_the_schema_is_an_error_never_silent_nulls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, wh) = (dir.path().join("bucket"), dir.path().join("wh"));
+    product_bucket(&source);
+    write_file(
+        &source,
+        "productfeed_v1/year=2026/month=11/data.csv",
+        "product_id,title,list_price,valid_from\nprod-nov,November,12.50,2026-11-01T00:00:00Z\n",
+    );
+    let warehouse = Warehouse::open(wh.to_str().unwrap()).unwrap();
+    run_sync(&source, &warehouse).await;
+    let before = table_status(&warehouse, "productfeed_v1").await.unwrap();
+
+    // The seller now declares the unknown column, kept as text so far, as a decimal.
+    let declared = format!(
+        "{}\n[[column]]\nname = \"list_price\"\ntype = \"decimal\"\ndescription = \"Price.\"\n",
+        include_str!("../../../../schemas/productfeed_v1.toml")
+    );
+    let catalog = Catalog::builtin().with_feed(sdds_feeds::Feed::from_toml(&declared).unwrap());
+    write_file(
+        &source,
+        "productfeed_v1/year=2026/month=12/data.csv",
+        "product_id,title,list_price,valid_from\nprod-dec,December,7.25,2026-12-01T00:00:00Z\n",
+    );
+    let report = sync(
+        Arc::new(LocalSource::new(&source).unwrap()),
+        &warehouse,
+        &catalog,
+        &SyncOptions::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        table(&report, "productfeed_v1").error.as_deref(),
+        Some("productfeed_v1: column list_price is stored as Utf8 but the schema declares Decimal128(38, 10); nothing was written (rebuild the table into a new warehouse, or keep the old type in schemas/)")
+    );
+    let after = table_status(&warehouse, "productfeed_v1").await.unwrap();
+    assert_eq!((after.version, after.rows), (before.version, before.rows));
+}
