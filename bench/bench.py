@@ -176,6 +176,7 @@ class Bench:
         self.sdds, self.gen = args.sdds, args.gen
         self.work = Path(args.work)
         self.runs, self.timeout, self.smoke = args.runs, args.timeout, args.smoke
+        self.duck_scales = {int(k) for k in args.duckdb_scales.split(",")} if args.duckdb_scales else None
         self.python = sys.executable
         self.duck_memory = f"{_mem_total_kib() * 3 // 4 // 1024}MiB"
         self.commands: list[str] = []
@@ -510,7 +511,7 @@ def compare_outputs(duck_csv: Path, sdds_csv: Path, save: Path) -> tuple[str, li
     return ("equal" if equal else "differs"), ([] if equal else lines[:10])
 
 
-def run_query(sql: Path, ds: Dataset, warehouse: Path, db: Path) -> QueryResult:
+def run_query(sql: Path, ds: Dataset, warehouse: Path, db: Path | None) -> QueryResult:
     name = query_name(sql)
     out = run_dir(ds) / "queries"
     out.mkdir(parents=True, exist_ok=True)
@@ -520,6 +521,10 @@ def run_query(sql: Path, ds: Dataset, warehouse: Path, db: Path) -> QueryResult:
         [BENCH.sdds, "query", "-w", warehouse, "--today", TODAY, "--format", "csv", "-f", sql],
         stdout=sdds_csv, timeout=BENCH.timeout,
     )
+    if db is None:
+        if BENCH.smoke and not sdds.ok:
+            BENCH.fail(f"sdds query {name}: {outcome(sdds)}")
+        return QueryResult(name, ds, sdds, Measured([]), None, "n/a", [])
     duck = BENCH.measure(
         [BENCH.python, HERE / "athena.py", "--bucket", ds.bucket, "--today", TODAY, "--database", db, "--lenient",
          "--threads", THREADS, "--memory-limit", BENCH.duck_memory, "-f", sql, "--out", duck_csv],
@@ -541,6 +546,10 @@ def run_query(sql: Path, ds: Dataset, warehouse: Path, db: Path) -> QueryResult:
 
 
 def stage_queries(ds: Dataset, warehouse: Path, queries: list[Path]) -> tuple[list[QueryResult], Measured, dict | None]:
+    if BENCH.duck_scales is not None and ds.scale not in BENCH.duck_scales:
+        # sdds alone: DuckDB needs about 13 GB per 1x for the two largest AWS reports.
+        results = [run_query(sql, ds, warehouse, None) for sql in queries]
+        return results, Measured([]), None
     load, cached = load_oracle_db(ds)
     db = ds.dir / "oracle.duckdb"
     results = []
@@ -558,7 +567,8 @@ def query_table(results: list[QueryResult]) -> Table:
         ["query", "scale", "sdds s", "sdds MiB", "DuckDB s", "DuckDB proc s", "DuckDB MiB", "sdds/DuckDB", "result", "status"],
     )
     for r in results:
-        problems = [f"sdds {outcome(r.sdds)}" if r.sdds.runs else "sdds not run", f"DuckDB {outcome(r.duck)}"]
+        problems = [f"sdds {outcome(r.sdds)}" if r.sdds.runs else "sdds not run",
+                    f"DuckDB {outcome(r.duck)}" if r.duck.runs else "DuckDB not run"]
         status = "; ".join(p for p in problems if not p.endswith(" ok")) or "ok"
         t.rows.append([r.name, r.ds.label, secs(r.sdds.wall), mib(r.sdds.rss_kib), secs(r.duck_run), secs(r.duck.wall),
                        mib(r.duck.rss_kib), ratio(r.sdds.wall, r.duck_run), r.result, status])
@@ -692,6 +702,7 @@ def parse_args(argv):
     ap.add_argument("--smoke", action="store_true", help="4 000 events, one run each; report in WORK/RESULTS-smoke.md")
     ap.add_argument("--work", default=str(HERE / "work"), help="scratch directory (default bench/work)")
     ap.add_argument("--runs", type=int, help="runs per measured command (default 3; 1 with --smoke)")
+    ap.add_argument("--duckdb-scales", help="scales at which DuckDB runs the queries too (default: all)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per query before it is killed (default 1800)")
     args = ap.parse_args(argv)
     args.runs = args.runs or (1 if args.smoke else 3)
