@@ -26,8 +26,8 @@ median wall time and the largest peak RSS are reported.
    own).  DuckDB gets 2 threads, 75 % of the machine's memory and ``--timeout`` seconds per
    query.  Its time is the oracle's ``run`` time (execution and writing the canonical CSV;
    not Python start-up or the sqlglot translation), its peak RSS that of the whole process.
-   The two results are compared with ``bench/compare.py`` (multisets of rows; sdds's CSV
-   cannot tell NULL from '').  Growth = time(k x) / time(1 x) / k: 1.0 is linear.
+   The two results are compared with ``bench/compare.py`` (multisets of rows; NULL and ''
+   are different values, as both CSV writers keep them apart).  Growth = time(k x) / time(1 x) / k: 1.0 is linear.
 
 Results: tables on stdout, and ``bench/RESULTS.md`` (``--smoke``: ``WORK/RESULTS-smoke.md``)
 with the machine, versions, commands, data sizes and every table.
@@ -502,7 +502,7 @@ def load_oracle_db(ds: Dataset) -> tuple[Measured, dict | None]:
 def compare_outputs(duck_csv: Path, sdds_csv: Path, save: Path) -> tuple[str, list[str]]:
     buf = io.StringIO()
     try:
-        equal = compare.compare(str(duck_csv), str(sdds_csv), ambiguous="b", out=buf) == 0
+        equal = compare.compare(str(duck_csv), str(sdds_csv), out=buf) == 0
     except (OSError, ValueError) as err:
         buf.write(f"error: {err}\n")
         equal = False

@@ -60,15 +60,14 @@ fn write_csv_batch(out: &mut dyn Write, batch: &RecordBatch) -> anyhow::Result<(
         .iter()
         .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
         .collect::<Result<Vec<_>, _>>()?;
+    // Logical nulls: a NULL literal's column (type Null) has no validity buffer of its own.
+    let nulls: Vec<_> = batch.columns().iter().map(|c| c.logical_nulls()).collect();
     let mut values: Vec<Option<String>> = Vec::with_capacity(formatters.len());
     for row in 0..batch.num_rows() {
         values.clear();
-        for (column, formatter) in batch.columns().iter().zip(&formatters) {
-            values.push(
-                column
-                    .is_valid(row)
-                    .then(|| formatter.value(row).to_string()),
-            );
+        for (nulls, formatter) in nulls.iter().zip(&formatters) {
+            let valid = nulls.as_ref().is_none_or(|n| n.is_valid(row));
+            values.push(valid.then(|| formatter.value(row).to_string()));
         }
         write_csv_record(out, values.iter().map(|v| v.as_deref()))?;
     }

@@ -289,6 +289,18 @@ fn a_source_without_feed_files_is_an_error_that_says_what_was_found() {
 #[test]
 fn sql_errors_are_one_clean_line_with_a_suggestion() {
     let dir = synced_sample();
+    // The CSV output keeps NULL (an empty field) apart from '' (""), also for a NULL literal.
+    let out = sdds(
+        dir.path(),
+        &[
+            "query",
+            "--format",
+            "csv",
+            "select null as x, '' as y, cast(null as varchar) as z",
+        ],
+    );
+    assert_eq!(stdout(&out), "x,y,z\n,\"\",\n", "{}", stderr(&out));
+
     let out = sdds(dir.path(), &["query", "SELEC 1"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
