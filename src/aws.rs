@@ -20,7 +20,7 @@ pub struct Aws {
 
 impl Aws {
     /// The S3 options: flags (and their environment variables) over `[aws]` in the config file.
-    pub fn new(args: &AwsArgs, config: &Config) -> Aws {
+    pub fn new(args: &AwsArgs, config: &Config, quiet: bool) -> Aws {
         let file = config.aws.clone().unwrap_or_default();
         let defaults = S3Options::default();
         let options = S3Options {
@@ -32,6 +32,7 @@ impl Aws {
                 .max_attempts
                 .or(file.max_attempts)
                 .unwrap_or(defaults.max_attempts),
+            announce_retries: !quiet,
             ..defaults
         };
         Aws {

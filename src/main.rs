@@ -1,5 +1,10 @@
 //! `sdds`: AWS Marketplace seller data feeds, warehoused in Delta Lake and queryable with SQL.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod aws;
 mod cli;
 mod commands;
@@ -93,7 +98,8 @@ fn one_line(error: &anyhow::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
-    let aws = aws::Aws::new(&cli.aws, &config);
+    let quiet = matches!(&cli.command, Command::Sync(args) if args.quiet);
+    let aws = aws::Aws::new(&cli.aws, &config, quiet);
     let creates = matches!(cli.command, Command::Sync(_));
     let warehouse = aws
         .open_warehouse(&config.warehouse(cli.warehouse.as_deref()), creates)

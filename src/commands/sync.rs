@@ -46,7 +46,7 @@ pub async fn run(
             indicatif::ProgressStyle::with_template(
                 "syncing {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
             )
-            .expect("valid template"),
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar

@@ -293,3 +293,86 @@ fn committed_tables(warehouse: &Path) -> usize {
         })
         .count()
 }
+
+#[test]
+fn s3_failures_name_the_profile_region_and_endpoint_and_retries_are_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("aws-config");
+    std::fs::write(&config, "[default]\nregion = eu-west-1\n").unwrap();
+    let env: Vec<(&str, String)> = vec![
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", config.display().to_string()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/credentials".into(),
+        ),
+    ];
+    let out = command(
+        dir.path(),
+        &[
+            "sync",
+            "--profile",
+            "nosuchprofile",
+            "--region",
+            "eu-west-1",
+            "--source",
+            "s3://some-bucket",
+        ],
+        &env,
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains("[profile nosuchprofile, region eu-west-1, endpoint AWS S3 (eu-west-1)]"),
+        "{message}"
+    );
+
+    // Nothing listens on the endpoint: one line when retrying starts, then the error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut env: Vec<(&str, String)> = vec![
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE".into()),
+        ("AWS_SECRET_ACCESS_KEY", "secret".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_CONFIG_FILE", "/nonexistent/config".into()),
+    ];
+    env.push(("SDDS_ENDPOINT_URL", endpoint.clone()));
+    for quiet in [false, true] {
+        let mut args = vec![
+            "sync",
+            "--path-style",
+            "--max-attempts",
+            "2",
+            "--source",
+            "s3://feeds",
+        ];
+        if quiet {
+            args.push("--quiet");
+        }
+        let out = command(dir.path(), &args, &env).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let message = stderr(&out);
+        let tried = format!("profile default, region us-east-1, endpoint {endpoint}");
+        let lines: Vec<&str> = message.lines().collect();
+        let error = lines.last().unwrap();
+        assert!(
+            error.starts_with("error: ") && error.contains(&tried),
+            "{message}"
+        );
+        if quiet {
+            assert_eq!(lines.len(), 1, "{message}");
+        } else {
+            assert_eq!(
+                lines[0],
+                format!("sdds: S3 request failed, retrying (up to 2 attempts; {tried})"),
+                "{message}"
+            );
+            assert_eq!(lines.len(), 2, "{message}");
+        }
+    }
+}

@@ -415,18 +415,20 @@ impl BatchBuilder {
             })?;
             self.parsed.push(parsed);
         }
+        // `fields` and `unfilled` index data columns only, which always have a builder; a
+        // lineage column (no builder) is never among them.
         for ((text, (index, ..)), parsed) in record.iter().zip(&self.fields).zip(&self.parsed) {
-            let builder = self.columns[*index].as_mut().expect("data column");
-            match parsed {
-                Parsed::Null => builder.append_null(),
-                other => builder.append(*other, text),
+            if let Some(builder) = self.columns[*index].as_mut() {
+                match parsed {
+                    Parsed::Null => builder.append_null(),
+                    other => builder.append(*other, text),
+                }
             }
         }
         for index in &self.unfilled {
-            self.columns[*index]
-                .as_mut()
-                .expect("data column")
-                .append_null();
+            if let Some(builder) = self.columns[*index].as_mut() {
+                builder.append_null();
+            }
         }
         self.lines.push(line as i64);
         Ok(())

@@ -3,6 +3,11 @@
 //! `schemas/*.toml` describe every feed; [`Catalog::builtin`] embeds them. [`decode()`] turns a
 //! feed's CSV into Arrow record batches with exact decimals, UTC timestamps and lineage columns.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod catalog;
 pub mod decode;
 pub mod error;

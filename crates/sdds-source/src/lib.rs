@@ -3,6 +3,11 @@
 //! Every source lists objects and streams byte ranges of them; [`BlockingReader`] turns such a
 //! stream into a `std::io::Read` for the CSV decoder running on a blocking thread.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod blocking;
 mod embedded;
 mod local;

@@ -44,7 +44,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<ObjectInfo>) -> std::io::Result<(
         if meta.is_dir() {
             walk(root, &path, out)?;
         } else if meta.is_file() {
-            let rel = path.strip_prefix(root).expect("walked below root");
+            // The walk starts at `root`, so every path is below it.
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
+            };
             let key = rel
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy())

@@ -35,6 +35,8 @@ pub struct S3Options {
     pub max_attempts: u32,
     /// First retry delay; it doubles per attempt, with jitter, up to 20 s.
     pub initial_backoff: Duration,
+    /// Print one line on stderr when requests start being retried (off for `--quiet`).
+    pub announce_retries: bool,
 }
 
 impl Default for S3Options {
@@ -45,6 +47,7 @@ impl Default for S3Options {
             endpoint_url: None,
             path_style: false,
             max_attempts: 8,
+            announce_retries: true,
             initial_backoff: Duration::from_millis(200),
         }
     }
@@ -53,6 +56,24 @@ impl Default for S3Options {
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
 
 impl S3Options {
+    /// The profile, region and endpoint a connection uses, for messages: a failure that does
+    /// not name them leaves the user guessing which configuration was read.
+    pub fn tried(&self, config: &SdkConfig) -> String {
+        let profile = self
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok())
+            .unwrap_or_else(|| "default".to_string());
+        let region = config
+            .region()
+            .map_or_else(|| "none".to_string(), |r| r.to_string());
+        let endpoint = self
+            .endpoint_url
+            .clone()
+            .unwrap_or_else(|| format!("AWS S3 ({region})"));
+        format!("profile {profile}, region {region}, endpoint {endpoint}")
+    }
+
     /// Loads the SDK configuration: the default credential chain (environment, shared
     /// profile, SSO, web identity, container and instance roles) with these options applied.
     pub async fn load_sdk_config(&self) -> SdkConfig {
@@ -112,6 +133,8 @@ pub struct S3Source {
     /// Empty, or ending in `/`.
     prefix: String,
     options: S3Options,
+    /// Profile, region and endpoint, for messages.
+    tried: String,
 }
 
 impl S3Source {
@@ -123,16 +146,65 @@ impl S3Source {
         options: S3Options,
     ) -> Result<S3Source, SourceError> {
         let (bucket, prefix) = parse_url(url)?;
-        let s3_config = aws_sdk_s3::config::Builder::from(config)
+        let tried = options.tried(config);
+        let mut builder = aws_sdk_s3::config::Builder::from(config)
             .force_path_style(options.path_style)
-            .retry_config(options.retry_config())
-            .build();
+            .retry_config(options.retry_config());
+        if options.announce_retries && options.max_attempts > 1 {
+            builder = builder.interceptor(RetryNotice {
+                tried: tried.clone(),
+                max_attempts: options.max_attempts,
+            });
+        }
         Ok(S3Source {
-            client: Client::from_conf(s3_config),
+            client: Client::from_conf(builder.build()),
             bucket,
             prefix,
             options,
+            tried,
         })
+    }
+}
+
+/// Says once per process, on stderr, that S3 requests are being retried, so that a run against
+/// a wrong endpoint or with bad keys does not sit silent through its backoff.
+#[derive(Debug)]
+struct RetryNotice {
+    tried: String,
+    max_attempts: u32,
+}
+
+/// Marks a request whose first attempt has been made.
+#[derive(Debug, Clone)]
+struct Attempted;
+
+impl aws_smithy_types::config_bag::Storable for Attempted {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+static RETRY_ANNOUNCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl aws_sdk_s3::config::Intercept for RetryNotice {
+    fn name(&self) -> &'static str {
+        "RetryNotice"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_s3::config::RuntimeComponents,
+        cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        use std::sync::atomic::Ordering;
+        if cfg.load::<Attempted>().is_none() {
+            cfg.interceptor_state().store_put(Attempted);
+        } else if !RETRY_ANNOUNCED.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "sdds: S3 request failed, retrying (up to {} attempts; {})",
+                self.max_attempts, self.tried
+            );
+        }
+        Ok(())
     }
 }
 
@@ -241,7 +313,11 @@ impl Source for S3Source {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| SourceError::Location {
                 location: self.location(),
-                reason: describe(&e, self.options.max_attempts),
+                reason: format!(
+                    "{} [{}]",
+                    describe(&e, self.options.max_attempts),
+                    self.tried
+                ),
             })?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };

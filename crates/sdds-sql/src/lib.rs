@@ -7,6 +7,11 @@
 //!
 //! The session speaks Athena's (Presto/Trino) dialect: see [`dialect`] and [`functions`].
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod dialect;
 mod error;
 pub mod functions;

@@ -57,7 +57,7 @@ impl Resources {
     fn runtime(&self) -> Result<Arc<RuntimeEnv>, SqlError> {
         let pool = TrackConsumersPool::new(
             FairSpillPool::new(self.memory_limit()),
-            NonZeroUsize::new(5).expect("non-zero"),
+            NonZeroUsize::MIN.saturating_add(4),
         );
         let mut builder = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool));
         if let Some(dir) = &self.spill_dir {

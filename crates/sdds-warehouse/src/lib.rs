@@ -3,6 +3,11 @@
 //! Each sync writes at most one commit per table. The commit's `commitInfo` records how much of
 //! every source object the table holds ([`TableState`]), so data and bookkeeping are atomic.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod error;
 pub mod history;
 pub mod location;

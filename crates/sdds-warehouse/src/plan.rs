@@ -115,12 +115,11 @@ pub fn group_by_feed(
     let mut ignored = Vec::new();
     for object in objects {
         match feed_of_key(catalog, &object.key) {
+            // `groups` has every feed of the catalog, so the feed's group is always found.
             Some(feed) => {
-                let group = groups
-                    .iter_mut()
-                    .find(|(f, _)| f.name == feed.name)
-                    .expect("feed from catalog");
-                group.1.push(object);
+                if let Some(group) = groups.iter_mut().find(|(f, _)| f.name == feed.name) {
+                    group.1.push(object);
+                }
             }
             None => ignored.push(object.key),
         }

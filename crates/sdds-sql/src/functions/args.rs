@@ -123,13 +123,13 @@ pub fn micros_to_datetime(micros: i64) -> Result<DateTime<Utc>, FunctionError> {
 
 /// Days since the epoch of a date.
 pub fn date_to_days(date: NaiveDate) -> i32 {
-    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+    (date - DateTime::UNIX_EPOCH.date_naive()).num_days() as i32
 }
 
 /// The date `days` after the epoch.
 pub fn days_to_date(days: i32) -> Result<NaiveDate, FunctionError> {
-    NaiveDate::from_ymd_opt(1970, 1, 1)
-        .expect("epoch")
+    DateTime::UNIX_EPOCH
+        .date_naive()
         .checked_add_signed(chrono::Duration::days(days.into()))
         .ok_or(FunctionError::OutOfRange)
 }

@@ -166,9 +166,7 @@ impl ScalarUDFImpl for DateAdd {
                         )
                         .into());
                     }
-                    let date = days_to_date(days.value(i))?
-                        .and_hms_opt(0, 0, 0)
-                        .expect("midnight");
+                    let date = days_to_date(days.value(i))?.and_time(chrono::NaiveTime::MIN);
                     let moved = self.on_error.apply(shift(date, unit, counts.value(i)))?;
                     out.push(moved.map(|d| date_to_days(d.date())));
                 }

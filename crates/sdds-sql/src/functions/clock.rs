@@ -25,8 +25,7 @@ impl FixedNow {
     /// `now`/`current_timestamp`, or `localtimestamp` when `local`, at midnight UTC of `today`.
     pub fn new(today: NaiveDate, local: bool) -> Self {
         let micros = today
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight")
+            .and_time(chrono::NaiveTime::MIN)
             .and_utc()
             .timestamp_micros();
         let aliases = if local {

@@ -114,8 +114,8 @@ impl CtePlan {
             .zip(&stored_as)
             .filter_map(|(n, s)| s.clone().map(|s| (n.clone(), s)))
             .collect();
-        let query = top_query_mut(statement).expect("checked above");
-        let mut ctes = query.with.take().expect("checked above").cte_tables;
+        let query = top_query_mut(statement)?;
+        let mut ctes = query.with.take()?.cte_tables;
         let _ = VisitMut::visit(&mut ctes, &mut Renamer(&renames));
         let _ = VisitMut::visit(query, &mut Renamer(&renames));
         // The statement keeps the inlined CTEs its body still needs.

@@ -231,6 +231,8 @@ impl GroupedWindowStream {
         let mut ranges = evaluate_partition_ranges(batch.num_rows(), &keys)?;
         if !last {
             // The last partition may continue in the next batches.
+            // A non-empty batch has at least one partition range.
+            #[allow(clippy::expect_used)]
             let open = ranges.pop().expect("a non-empty batch has a partition");
             if ranges.is_empty() {
                 self.buffered.push(batch);
@@ -270,6 +272,8 @@ fn per_partition(
     ranges: &[std::ops::Range<usize>],
     group_of_row: &[usize],
 ) -> Result<ArrayRef> {
+    // The rule wraps only windows whose every expression is a PlainAggregateWindowExpr.
+    #[allow(clippy::expect_used)]
     let plain = expr
         .as_any()
         .downcast_ref::<PlainAggregateWindowExpr>()
