@@ -517,10 +517,16 @@ def run_query(sql: Path, ds: Dataset, warehouse: Path, db: Path | None) -> Query
     out.mkdir(parents=True, exist_ok=True)
     stem = name.replace("/", "_")
     sdds_csv, duck_csv = out / f"{stem}.sdds.csv", out / f"{stem}.duckdb.csv"
+    # Spill files go to a directory of their own, emptied after the query: a query killed at
+    # the timeout cannot remove its own.
+    spill = BENCH.work / "spill"
+    spill.mkdir(parents=True, exist_ok=True)
     sdds = BENCH.measure(
-        [BENCH.sdds, "query", "-w", warehouse, "--today", TODAY, "--format", "csv", "-f", sql],
+        [BENCH.sdds, "query", "-w", warehouse, "--today", TODAY, "--format", "csv", "--spill-dir", spill,
+         "-f", sql],
         stdout=sdds_csv, timeout=BENCH.timeout,
     )
+    shutil.rmtree(spill, ignore_errors=True)
     if db is None:
         if BENCH.smoke and not sdds.ok:
             BENCH.fail(f"sdds query {name}: {outcome(sdds)}")
