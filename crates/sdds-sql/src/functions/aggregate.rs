@@ -14,6 +14,8 @@ use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 use datafusion::physical_expr::expressions::Literal;
 
+use crate::functions::numeric::drop_digits;
+
 /// `listagg(x, separator) WITHIN GROUP (ORDER BY key)`: the non-NULL values joined in order.
 ///
 /// DataFusion passes the WITHIN GROUP key as an extra first argument; the work is done by
@@ -415,14 +417,7 @@ impl Accumulator for RescaledAccumulator {
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let value = match self.inner.evaluate()? {
             ScalarValue::Decimal128(Some(v), _, wide) => {
-                let drop = 10i128.pow((wide - self.scale).max(0) as u32);
-                let (q, r) = (v / drop, v % drop);
-                let rounded = if r.abs() * 2 >= drop {
-                    q + v.signum()
-                } else {
-                    q
-                };
-                Some(rounded)
+                Some(drop_digits(v, (wide - self.scale).max(0) as u32, false))
             }
             _ => None,
         };

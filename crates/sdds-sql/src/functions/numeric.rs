@@ -32,14 +32,19 @@ pub fn round_unscaled(value: i128, scale: i8, digits: i64, truncate: bool) -> Op
     if drop > 38 {
         return Some(0);
     }
-    let factor = pow10(drop as u32);
+    drop_digits(value, drop as u32, truncate).checked_mul(pow10(drop as u32))
+}
+
+/// An unscaled decimal with its last `drop` (at most 38) digits removed: the value at a scale
+/// `drop` smaller, rounded half away from zero (`truncate`: toward zero).
+pub fn drop_digits(value: i128, drop: u32, truncate: bool) -> i128 {
+    let factor = pow10(drop);
     let (q, r) = (value / factor, value % factor);
-    let q = if !truncate && r.unsigned_abs() * 2 >= factor.unsigned_abs() {
+    if !truncate && r.unsigned_abs() * 2 >= factor.unsigned_abs() {
         q + value.signum()
     } else {
         q
-    };
-    q.checked_mul(factor)
+    }
 }
 
 /// Text as a decimal at the feed scale (how the typed columns store it).
