@@ -12,6 +12,7 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, MetadataExt, Remove, StructType};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
+use deltalake::DeltaTable;
 use futures::StreamExt;
 use sdds_feeds::{decode, Catalog, DecodeJob, Decoded, Feed, FeedError, Lineage};
 use sdds_source::{BlockingReader, ObjectInfo, Source};
@@ -168,8 +169,16 @@ pub async fn sync(
                     table: feed.name.clone(),
                     ..Default::default()
                 };
+                let table = match warehouse.open_table(&feed.name, true).await {
+                    Ok(table) => table,
+                    Err(e) => {
+                        report.error = Some(e.to_string());
+                        return report;
+                    }
+                };
                 if let Err(e) = sync_table(
                     source.as_ref(),
+                    &table,
                     warehouse,
                     feed,
                     objects,
@@ -183,7 +192,7 @@ pub async fn sync(
                     report.rows_added = 0;
                     report.rows_removed = 0;
                 }
-                record_outcome(warehouse, feed, options, &mut report).await;
+                record_outcome(&table, feed, options, &mut report).await;
                 report
             }
         })
@@ -200,21 +209,16 @@ pub async fn sync(
 
 /// Records how this sync ended for the table, when it did anything or failed (a table with no
 /// objects and no data is left alone). Failing to record is itself the table's error.
+///
+/// `table` is the table as it was before this sync.
 async fn record_outcome(
-    warehouse: &Warehouse,
+    table: &DeltaTable,
     feed: &Feed,
     options: &SyncOptions,
     report: &mut TableReport,
 ) {
-    if report.error.is_none() && report.version.is_none() {
-        let untouched = warehouse
-            .open_table(&feed.name, false)
-            .await
-            .map(|t| t.version().is_none())
-            .unwrap_or(true);
-        if untouched {
-            return;
-        }
+    if report.error.is_none() && report.version.is_none() && table.version().is_none() {
+        return;
     }
     let record = LastSync {
         sync_id: options.sync_id.clone(),
@@ -223,11 +227,7 @@ async fn record_outcome(
             .to_rfc3339_opts(SecondsFormat::Millis, true),
         error: report.error.clone(),
     };
-    let stored = match warehouse.open_table(&feed.name, true).await {
-        Ok(table) => record.store(&table, &feed.name).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = stored {
+    if let Err(e) = record.store(table, &feed.name).await {
         report.error.get_or_insert_with(|| e.to_string());
     }
 }
@@ -281,6 +281,7 @@ fn same_type(a: &DataType, b: &DataType) -> bool {
 
 async fn sync_table(
     source: &dyn Source,
+    table: &DeltaTable,
     warehouse: &Warehouse,
     feed: &Feed,
     objects: Vec<ObjectInfo>,
@@ -290,13 +291,12 @@ async fn sync_table(
     let name = feed.name.as_str();
     let delta = |e: deltalake::DeltaTableError| WarehouseError::delta(name, e);
     let url = warehouse.table_url(name);
-    let table = warehouse.open_table(name, true).await?;
     let exists = table.version().is_some();
     if !exists && objects.is_empty() {
         return Ok(());
     }
     let old_state = if exists {
-        TableState::load(&table, name).await?
+        TableState::load(table, name).await?
     } else {
         None
     };
