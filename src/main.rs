@@ -78,7 +78,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    }) || one_line(error).contains("Broken pipe")
+    })
 }
 
 /// An error and its causes on one line, without repeating a cause its parent already says.
