@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use super::{command, sdds, stderr, stdout};
+use sdds_testkit::write_file;
+
+use super::{command, sdds, stderr, stdout, table_entry};
 
 /// Each table's Delta version and row count, and the number of files under the warehouse.
 fn fingerprint(dir: &Path) -> (String, usize) {
@@ -209,13 +211,11 @@ fn sync_into_a_warehouse_it_cannot_write_says_so_once_and_changes_nothing() {
     let dir = synced_sample();
     let before = fingerprint(dir.path());
     let wh = dir.path().join("warehouse");
-    let bucket = dir.path().join("bucket/productfeed_v1/year=2026/month=11");
-    std::fs::create_dir_all(&bucket).unwrap();
-    std::fs::write(
-        bucket.join("data.csv"),
+    write_file(
+        dir.path(),
+        "bucket/productfeed_v1/year=2026/month=11/data.csv",
         "product_id,title,valid_from\nprod-new,New,2026-11-01T00:00:00Z\n",
-    )
-    .unwrap();
+    );
     set_writable(&wh, false);
     // Root ignores permissions: the binary then runs as `nobody`.
     let mut sync = command(dir.path(), &["sync", "--quiet", "--source", "bucket"], &[]);
@@ -261,11 +261,11 @@ fn as_unprivileged(command: &mut std::process::Command, dir: &Path) {
 fn a_source_without_feed_files_is_an_error_that_says_what_was_found() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("empty")).unwrap();
-    let feed = dir
-        .path()
-        .join("only/billingeventfeed_v1/year=2026/month=10");
-    std::fs::create_dir_all(&feed).unwrap();
-    std::fs::write(feed.join("data.csv"), "billing_event_id\n").unwrap();
+    write_file(
+        dir.path(),
+        "only/billingeventfeed_v1/year=2026/month=10/data.csv",
+        "billing_event_id\n",
+    );
     for (source, found) in [
         ("empty", "found 0 objects;"),
         (
@@ -354,16 +354,16 @@ fn sql_comes_from_stdin_when_piped_or_with_dash_f() {
 #[test]
 fn a_missing_column_and_an_empty_file_load_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let month = dir.path().join("bucket/productfeed_v1/year=2026/month=11");
-    std::fs::create_dir_all(&month).unwrap();
-    std::fs::write(
-        month.join("data.csv"),
+    write_file(
+        dir.path(),
+        "bucket/productfeed_v1/year=2026/month=11/data.csv",
         "product_id,manufacturer_account_id,title,catalog,valid_from,insert_date,update_date,delete_date\nprod-1,isv,One,AWSMarketplace,2026-11-01T00:00:00Z,2026-11-01T00:00:00Z,2026-11-01T00:00:00Z,\n",
-    )
-    .unwrap();
-    let empty = dir.path().join("bucket/productfeed_v1/year=2026/month=12");
-    std::fs::create_dir_all(&empty).unwrap();
-    std::fs::write(empty.join("data.csv"), "").unwrap();
+    );
+    write_file(
+        dir.path(),
+        "bucket/productfeed_v1/year=2026/month=12/data.csv",
+        "",
+    );
 
     let out = sdds(dir.path(), &["sync", "--source", "bucket"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -394,12 +394,7 @@ fn a_missing_column_and_an_empty_file_load_with_a_warning() {
     .unwrap();
     assert!(json.status.success(), "{}", stderr(&json));
     let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
-    let product = report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "productfeed_v1")
-        .unwrap();
+    let product = table_entry(&report["tables"], "productfeed_v1");
     assert_eq!(
         product["warnings"],
         serde_json::json!([
@@ -413,23 +408,18 @@ fn a_missing_column_and_an_empty_file_load_with_a_warning() {
 #[test]
 fn status_shows_a_failed_last_sync_and_exits_non_zero_until_a_sync_succeeds() {
     let dir = tempfile::tempdir().unwrap();
-    let month = dir.path().join("bucket/productfeed_v1/year=2026/month=09");
-    std::fs::create_dir_all(&month).unwrap();
-    std::fs::write(
-        month.join("data.csv"),
+    let key = "bucket/productfeed_v1/year=2026/month=09/data.csv";
+    write_file(
+        dir.path(),
+        key,
         "product_id,title,valid_from\nprod-1,One,2026-09-01T00:00:00Z\nprod-2,Two\n",
-    )
-    .unwrap();
+    );
     let sync = sdds(dir.path(), &["sync", "--quiet", "--source", "bucket"]);
     assert_eq!(sync.status.code(), Some(3), "{}", stderr(&sync));
 
     let status = sdds(dir.path(), &["status"]);
     assert_eq!(status.status.code(), Some(3), "{}", stderr(&status));
-    let line = stdout(&status)
-        .lines()
-        .find(|l| l.starts_with("productfeed_v1 "))
-        .unwrap()
-        .to_string();
+    let line = product_line(&status);
     assert!(
         line.ends_with("failed: productfeed_v1/year=2026/month=09/data.csv:3: expected 3 fields as in the header, found 2"),
         "{line}"
@@ -437,30 +427,30 @@ fn status_shows_a_failed_last_sync_and_exits_non_zero_until_a_sync_succeeds() {
     let json = sdds(dir.path(), &["status", "--json"]);
     assert_eq!(json.status.code(), Some(3));
     let tables: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
-    let product = tables
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "productfeed_v1")
-        .unwrap();
+    let product = table_entry(&tables, "productfeed_v1");
     assert_eq!(
         (product["last_outcome"].as_str(), product["rows"].as_u64()),
         (Some("failed"), Some(0))
     );
 
-    std::fs::write(
-        month.join("data.csv"),
+    write_file(
+        dir.path(),
+        key,
         "product_id,title,valid_from\nprod-1,One,2026-09-01T00:00:00Z\nprod-2,Two,2026-09-02T00:00:00Z\n",
-    )
-    .unwrap();
+    );
     let sync = sdds(dir.path(), &["sync", "--quiet", "--source", "bucket"]);
     assert!(sync.status.success(), "{}", stderr(&sync));
     let status = sdds(dir.path(), &["status"]);
     assert_eq!(status.status.code(), Some(0), "{}", stdout(&status));
-    let line = stdout(&status)
+    let line = product_line(&status);
+    assert!(line.ends_with("  ok"), "{line}");
+}
+
+/// The `productfeed_v1` line of `sdds status`.
+fn product_line(status: &std::process::Output) -> String {
+    stdout(status)
         .lines()
         .find(|l| l.starts_with("productfeed_v1 "))
         .unwrap()
-        .to_string();
-    assert!(line.ends_with("  ok"), "{line}");
+        .to_string()
 }

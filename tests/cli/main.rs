@@ -31,6 +31,17 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
+/// The entry for `table` in a JSON array of per-table objects (`status --json`, a sync report's
+/// `tables`).
+fn table_entry<'a>(tables: &'a serde_json::Value, table: &str) -> &'a serde_json::Value {
+    tables
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == table)
+        .unwrap()
+}
+
 #[test]
 fn sync_the_embedded_sample_then_query_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -69,12 +80,7 @@ fn sync_the_embedded_sample_then_query_it() {
 
     let status = sdds(dir.path(), &["status", "--json"]);
     let status: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
-    let billing = status
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "billingeventfeed_v1")
-        .unwrap();
+    let billing = table_entry(&status, "billingeventfeed_v1");
     assert_eq!(
         (
             billing["rows"].as_u64(),
@@ -140,13 +146,11 @@ fn query_formats_and_sql_files() {
 #[test]
 fn bad_input_gives_one_clear_line_and_a_non_zero_status() {
     let dir = tempfile::tempdir().unwrap();
-    let bucket = dir.path().join("bucket/productfeed_v1/year=2026/month=09");
-    std::fs::create_dir_all(&bucket).unwrap();
-    std::fs::write(
-        bucket.join("data.csv"),
+    sdds_testkit::write_file(
+        dir.path(),
+        "bucket/productfeed_v1/year=2026/month=09/data.csv",
         "product_id,title,valid_from\nprod-1,One,2026-09-01T00:00:00Z\nprod-2,Two\n",
-    )
-    .unwrap();
+    );
     let sync = sdds(dir.path(), &["sync", "--quiet", "--source", "bucket"]);
     assert_eq!(sync.status.code(), Some(3));
     assert_eq!(stderr(&sync), "error: productfeed_v1/year=2026/month=09/data.csv:3: expected 3 fields as in the header, found 2\n");
