@@ -1,4 +1,4 @@
-//! Embeds sample-feeds/ into the binary as the default source.
+//! Embeds sample-feeds/ (the default source) and queries/ (the reports) into the binary.
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +44,30 @@ fn main() {
         })
         .collect();
     let code = format!("/// The bundled sample bucket: (key, content).\npub const SAMPLE_FEEDS: &[(&str, &[u8])] = &[\n{body}];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("sample_feeds.rs");
-    std::fs::write(out, code).unwrap();
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out.join("sample_feeds.rs"), code).unwrap();
+    std::fs::write(out.join("reports.rs"), reports()).unwrap();
+}
+
+/// `REPORTS`: every queries/*.sql as (file name, text).
+fn reports() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "sql"));
+    files.sort();
+    let body: String = files
+        .iter()
+        .map(|path| {
+            println!("cargo:rerun-if-changed={}", path.display());
+            let name = path.file_name().unwrap().to_string_lossy();
+            format!(
+                "    ({name:?}, include_str!({:?})),\n",
+                path.display().to_string()
+            )
+        })
+        .collect();
+    format!("/// The reports of queries/: (file name, SQL).\npub const REPORTS: &[(&str, &str)] = &[\n{body}];\n")
 }

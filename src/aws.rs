@@ -47,6 +47,11 @@ impl Aws {
             .await
     }
 
+    /// The SDK configuration and the options, for writing exports to S3.
+    pub async fn sdk(&self) -> (&SdkConfig, &S3Options) {
+        (self.sdk_config().await, &self.options)
+    }
+
     /// The source `s3://bucket[/prefix]`.
     pub async fn source(&self, url: &str) -> anyhow::Result<S3Source> {
         let config = self.sdk_config().await;

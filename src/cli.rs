@@ -65,6 +65,9 @@ pub enum Command {
     Status(StatusArgs),
     /// List the syncs that changed the warehouse (numbers for `query --version`)
     History(HistoryArgs),
+    /// Run a named report (`sdds report list` shows them) to CSV, Parquet, JSON or a table,
+    /// on stdout, in a file or on S3
+    Report(ReportArgs),
 }
 
 /// Arguments of `sdds sync`.
@@ -84,15 +87,81 @@ pub struct SyncArgs {
     pub quiet: bool,
 }
 
-/// Output formats of query results.
+/// Output formats of results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Aligned text table
     Table,
-    /// CSV with a header line
+    /// CSV (RFC 4180) with a header line; money at its natural scale
     Csv,
-    /// JSON array of objects
+    /// JSON array of objects, every column present, decimals as strings
     Json,
+    /// Parquet with typed columns (decimal money, UTC timestamps); not to a terminal
+    Parquet,
+}
+
+impl From<Format> for sdds_export::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Table => sdds_export::Format::Table,
+            Format::Csv => sdds_export::Format::Csv,
+            Format::Json => sdds_export::Format::Json,
+            Format::Parquet => sdds_export::Format::Parquet,
+        }
+    }
+}
+
+/// Arguments of `sdds report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report to run, or `list` to list them with their parameters
+    pub name: String,
+
+    /// First day (YYYY-MM-DD, or an instant) of the report's date column [default: the
+    /// report's, mostly AWS's trailing 90 days: after today − 90 days]
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+
+    /// Last day included (YYYY-MM-DD; an instant is an exclusive bound) [default: none]
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+
+    /// Only this seller of record (broker_id), e.g. AWS_EUROPE
+    #[arg(long, value_name = "ID")]
+    pub broker: Option<String>,
+
+    /// Only this currency, e.g. EUR
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+
+    /// Output format [default: from --out's extension; else a table on a terminal, CSV
+    /// otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Write to this file or s3://bucket/key instead of stdout (replaced whole, never left
+    /// half written)
+    #[arg(long, short = 'o', value_name = "PATH|S3_URL")]
+    pub out: Option<String>,
+
+    /// Start CSV with a UTF-8 byte order mark, for Excel
+    #[arg(long)]
+    pub bom: bool,
+
+    /// Also write the manifest QuickSight's S3 data source reads, next to the --out s3:// file
+    /// (`x.csv` → `x.manifest.json`)
+    #[arg(long)]
+    pub quicksight_manifest: bool,
+
+    /// With `list`: print as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub time: TimeArgs,
+
+    #[command(flatten)]
+    pub resources: ResourceArgs,
 }
 
 /// Arguments of `sdds query`.

@@ -9,7 +9,6 @@ mod aws;
 mod cli;
 mod commands;
 mod config;
-mod print;
 mod sample;
 
 use std::process::ExitCode;
@@ -97,6 +96,11 @@ fn one_line(error: &anyhow::Error) -> String {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Report(args) = &cli.command {
+        if args.name == "list" {
+            return commands::report::list(args);
+        }
+    }
     let config = config::Config::load(cli.config.as_deref())?;
     let quiet = matches!(&cli.command, Command::Sync(args) if args.quiet);
     let aws = aws::Aws::new(&cli.aws, &config, quiet);
@@ -115,5 +119,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query(args) => commands::query::run(&config, &warehouse, args).await,
         Command::Status(args) => commands::status::run(&warehouse, args).await,
         Command::History(args) => commands::history::run(&warehouse, args).await,
+        Command::Report(args) => commands::report::run(&config, &aws, &warehouse, args).await,
     }
 }

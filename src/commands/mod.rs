@@ -2,5 +2,6 @@
 
 pub mod history;
 pub mod query;
+pub mod report;
 pub mod status;
 pub mod sync;

@@ -13,9 +13,10 @@ use sdds_sql::{
 };
 use sdds_warehouse::{History, Warehouse};
 
-use crate::cli::{QueryArgs, TimeArgs};
+use sdds_export::ResultWriter;
+
+use crate::cli::{Format, QueryArgs, TimeArgs};
 use crate::config::Config;
-use crate::print::write_stream;
 
 /// Runs each statement of the SQL and prints its result.
 pub async fn run(
@@ -37,7 +38,15 @@ pub async fn run(
     options.resources = config.resources(&args.resources)?;
     let ctx = open_session(warehouse, &catalog, &options).await?;
     let limit = options.resources.memory_limit();
-    let mut stdout = std::io::stdout().lock();
+    if args.format == Format::Parquet && std::io::stdout().is_terminal() {
+        anyhow::bail!("--format parquet writes binary data: redirect stdout to a file");
+    }
+    let mut writer = ResultWriter::new(
+        std::io::stdout(),
+        args.format.into(),
+        statements.len(),
+        false,
+    )?;
     for statement in statements {
         let frame = execute_statement(&ctx, statement)
             .await
@@ -46,10 +55,12 @@ pub async fn run(
             .execute_stream()
             .await
             .map_err(|e| out_of_memory(e.into(), limit))?;
-        write_stream(&mut stdout, stream, args.format)
+        writer
+            .write(stream)
             .await
-            .map_err(|e| out_of_memory(e, limit))?;
+            .map_err(|e| out_of_memory(e.into(), limit))?;
     }
+    writer.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -74,7 +85,7 @@ fn read_sql(args: &QueryArgs) -> anyhow::Result<String> {
 }
 
 /// `error`, with running out of the memory limit said as such.
-fn out_of_memory(error: anyhow::Error, limit: usize) -> anyhow::Error {
+pub fn out_of_memory(error: anyhow::Error, limit: usize) -> anyhow::Error {
     let detail = error.chain().find_map(|cause| {
         let datafusion = cause.downcast_ref::<DataFusionError>().or_else(|| {
             match cause.downcast_ref::<SqlError>() {
@@ -96,7 +107,7 @@ fn out_of_memory(error: anyhow::Error, limit: usize) -> anyhow::Error {
 }
 
 /// Parses a timestamp flag into a UTC instant.
-fn instant(flag: &str, text: &str) -> anyhow::Result<DateTime<Utc>> {
+pub fn instant(flag: &str, text: &str) -> anyhow::Result<DateTime<Utc>> {
     let micros =
         sdds_feeds::value::parse_timestamp(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))?;
     DateTime::from_timestamp_micros(micros)

@@ -104,7 +104,7 @@ fn sync_from_s3_into_a_warehouse_on_s3_and_query_it() {
         .iter()
         .map(|t| t["rows_added"].as_u64().unwrap())
         .sum();
-    assert_eq!(added, 175 + 10);
+    assert_eq!(added, 181 + 10);
     let read: u64 = report["tables"]
         .as_array()
         .unwrap()
@@ -124,7 +124,7 @@ fn sync_from_s3_into_a_warehouse_on_s3_and_query_it() {
     assert!(query.status.success(), "{}", stderr(&query));
     assert_eq!(
         stdout(&query),
-        "broker_id,_col1\n\"\",25.0000000000\nAWS_EUROPE,3153.0000000000\nAWS_INC,24927.3000000000\n,557.9000000000\n"
+        "broker_id,_col1\n\"\",25.00\nAWS_EUROPE,3153.00\nAWS_INC,24927.30\n,557.90\n"
     );
 
     // Nothing new: nothing read; the summary goes to stderr.
@@ -375,4 +375,60 @@ fn s3_failures_name_the_profile_region_and_endpoint_and_retries_are_announced() 
             assert_eq!(lines.len(), 2, "{message}");
         }
     }
+}
+
+#[test]
+fn report_exports_to_s3_with_a_quicksight_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&dir.path().join("s3"));
+    let bucket = server.create_bucket("finance");
+    let sync = sdds_s3(dir.path(), &server, &["sync", "--quiet"]);
+    assert!(sync.status.success(), "{}", stderr(&sync));
+    let report = |extra: &[&str]| {
+        let mut args = vec!["report", "usage", "--today", "2026-11-01", "--path-style"];
+        args.extend_from_slice(extra);
+        let out = sdds_s3(dir.path(), &server, &args);
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        out
+    };
+    let local = report(&["--format", "csv"]).stdout;
+    let upload = report(&[
+        "--out",
+        "s3://finance/reports/usage.csv",
+        "--quicksight-manifest",
+    ]);
+    assert!(upload.stdout.is_empty());
+    let object = std::fs::read(bucket.join("reports/usage.csv")).unwrap();
+    assert_eq!(object, local, "the export is the report's CSV");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bucket.join("reports/usage.manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["fileLocations"][0]["URIs"][0],
+        "s3://finance/reports/usage.csv"
+    );
+    assert_eq!(manifest["globalUploadSettings"]["format"], "CSV");
+
+    // An endpoint nobody listens on: one clear line naming the destination, exit 1.
+    let missing = sdds_s3(
+        dir.path(),
+        &server,
+        &[
+            "report",
+            "usage",
+            "--path-style",
+            "--max-attempts",
+            "1",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--out",
+            "s3://nowhere/usage.csv",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    let err = stderr(&missing);
+    assert!(
+        err.starts_with("error: ") && err.contains("s3://nowhere/usage.csv"),
+        "{err}"
+    );
 }

@@ -108,6 +108,21 @@ impl S3Options {
         loader
     }
 
+    /// An S3 client for these options: path style, retries with backoff, and the one-line
+    /// notice when retrying starts. Writers (exports) use it as the source does.
+    pub fn client(&self, config: &SdkConfig) -> Client {
+        let mut builder = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(self.path_style)
+            .retry_config(self.retry_config());
+        if self.announce_retries && self.max_attempts > 1 {
+            builder = builder.interceptor(RetryNotice {
+                tried: self.tried(config),
+                max_attempts: self.max_attempts,
+            });
+        }
+        Client::from_conf(builder.build())
+    }
+
     fn retry_config(&self) -> RetryConfig {
         RetryConfig::standard()
             .with_max_attempts(self.max_attempts.max(1))
@@ -147,17 +162,8 @@ impl S3Source {
     ) -> Result<S3Source, SourceError> {
         let (bucket, prefix) = parse_url(url)?;
         let tried = options.tried(config);
-        let mut builder = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(options.path_style)
-            .retry_config(options.retry_config());
-        if options.announce_retries && options.max_attempts > 1 {
-            builder = builder.interceptor(RetryNotice {
-                tried: tried.clone(),
-                max_attempts: options.max_attempts,
-            });
-        }
         Ok(S3Source {
-            client: Client::from_conf(builder.build()),
+            client: options.client(config),
             bucket,
             prefix,
             options,

@@ -19,11 +19,13 @@ pub mod legacy;
 pub mod materialize;
 pub mod physical;
 pub mod readonly;
+pub mod report;
 mod session;
 pub mod views;
 
 pub use error::{format_bytes, FunctionError, SqlError};
 pub use readonly::{check_read_only, Refusal};
+pub use report::{Report, ReportCatalog, ReportError, ReportParams};
 pub use session::{
     default_memory_limit, execute_statement, open_session, parse_statements, run_sql, Resources,
     SessionOptions,

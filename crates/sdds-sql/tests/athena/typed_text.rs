@@ -209,6 +209,6 @@ async fn functions_agree_on_typed_columns_and_their_csv_text() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    // Every function saw data: 175 rows, each column checked several times.
+    // Every function saw data: 181 rows, each column checked several times.
     assert!(checks > 5_000, "only {checks} comparisons");
 }

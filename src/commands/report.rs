@@ -1,0 +1,281 @@
+//! `sdds report`: the named reports of queries/, to stdout, a file or S3.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use sdds_export::{quicksight_manifest, Format, ResultWriter, S3Destination};
+use sdds_feeds::Catalog;
+use sdds_sql::{execute_statement, open_session, Report, ReportCatalog, ReportParams};
+use sdds_warehouse::Warehouse;
+
+use crate::aws::Aws;
+use crate::cli::ReportArgs;
+use crate::commands::query::{instant, out_of_memory, session_options};
+use crate::config::Config;
+
+include!(concat!(env!("OUT_DIR"), "/reports.rs"));
+
+/// The reports compiled into the binary, from queries/.
+pub fn catalog() -> anyhow::Result<ReportCatalog> {
+    Ok(ReportCatalog::parse(REPORTS.iter().copied())?)
+}
+
+/// `sdds report list`: every report with its description and parameters.
+pub fn list(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let catalog = catalog()?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let reports: Vec<_> = catalog
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.name,
+                    "description": r.description,
+                    "parameters": r.params.iter().map(|p| serde_json::json!({"name": p.name, "meaning": p.meaning})).collect::<Vec<_>>(),
+                    "columns": r.columns.iter().map(|(c, m)| serde_json::json!({"name": c, "meaning": m})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for report in catalog.iter() {
+        writeln!(out, "{}\n    {}", report.name, report.description)?;
+        for p in &report.params {
+            writeln!(out, "    --{:<9} {}", p.name, p.meaning)?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "Every report also takes --today, --version/--at, --format, --out, --bom and --quicksight-manifest."
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sdds report <name>`.
+pub async fn run(
+    config: &Config,
+    aws: &Aws,
+    warehouse: &Warehouse,
+    args: ReportArgs,
+) -> anyhow::Result<ExitCode> {
+    let reports = catalog()?;
+    let report = reports.get(&args.name)?;
+    let params = params(&args)?;
+    params.check(report)?;
+    let mut statement = report.statement()?;
+    params.bind(&report.name, &mut statement)?;
+    let format = output_format(&args)?;
+    let destination = Destination::new(args.out.as_deref(), format, args.quicksight_manifest)?;
+
+    let catalog = Catalog::builtin();
+    let mut options = session_options(warehouse, &catalog, &args.time).await?;
+    options.resources = config.resources(&args.resources)?;
+    let limit = options.resources.memory_limit();
+    let ctx = open_session(warehouse, &catalog, &options).await?;
+    let frame = execute_statement(&ctx, statement)
+        .await
+        .map_err(|e| out_of_memory(e.into(), limit))?;
+    let stream = frame
+        .execute_stream()
+        .await
+        .map_err(|e| out_of_memory(e.into(), limit))?;
+    let rows = destination
+        .write(stream, format, args.bom, limit)
+        .await
+        .with_context(|| format!("report {}", report.name))?;
+    destination.publish(aws, format, report, rows).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The report parameters from the flags: a day starts at midnight UTC, and `--to` includes its
+/// whole day.
+fn params(args: &ReportArgs) -> anyhow::Result<ReportParams> {
+    let from = args
+        .from
+        .as_deref()
+        .map(|text| bound("from", text, false))
+        .transpose()?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|text| bound("to", text, true))
+        .transpose()?;
+    if let (Some(from), Some(to)) = (from, to) {
+        anyhow::ensure!(from < to, "--from must be before --to");
+    }
+    Ok(ReportParams {
+        from,
+        to,
+        broker: args.broker.clone(),
+        currency: args.currency.clone(),
+    })
+}
+
+/// A day (`YYYY-MM-DD`: its midnight, or the next day's for an end bound) or an instant.
+fn bound(flag: &str, text: &str, end: bool) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(day) = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+        let day = if end {
+            day.checked_add_days(Days::new(1))
+                .with_context(|| format!("--{flag}: {text} is out of range"))?
+        } else {
+            day
+        };
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    instant(flag, text)
+}
+
+/// `--format`, else what `--out`'s extension says, else a table for a terminal and CSV for a
+/// pipe or file.
+fn output_format(args: &ReportArgs) -> anyhow::Result<Format> {
+    let format = match (args.format, args.out.as_deref()) {
+        (Some(format), _) => format.into(),
+        (None, Some(out)) => Format::from_extension(out).unwrap_or(Format::Csv),
+        (None, None) if std::io::stdout().is_terminal() => Format::Table,
+        (None, None) => Format::Csv,
+    };
+    if format == Format::Parquet && args.out.is_none() && std::io::stdout().is_terminal() {
+        anyhow::bail!("--format parquet writes binary data: give --out FILE or redirect stdout");
+    }
+    Ok(format)
+}
+
+/// Where a report goes.
+enum Destination {
+    Stdout,
+    /// A local file, written next to it first and renamed when complete.
+    File {
+        path: PathBuf,
+        partial: tempfile::NamedTempFile,
+    },
+    /// An S3 object, written to a local temporary file and uploaded when complete.
+    S3 {
+        object: S3Destination,
+        staged: tempfile::NamedTempFile,
+        manifest: bool,
+    },
+}
+
+impl Destination {
+    fn new(out: Option<&str>, format: Format, manifest: bool) -> anyhow::Result<Destination> {
+        let Some(out) = out else {
+            anyhow::ensure!(
+                !manifest,
+                "--quicksight-manifest needs --out s3://bucket/key: QuickSight reads the export and its manifest from S3"
+            );
+            return Ok(Destination::Stdout);
+        };
+        if out.starts_with("s3://") {
+            let object = S3Destination::parse(out)?;
+            if manifest {
+                // Refused before the report runs, not after.
+                quicksight_manifest(out, format)?;
+            }
+            let staged = tempfile::NamedTempFile::new()
+                .context("cannot create a temporary file for the upload")?;
+            return Ok(Destination::S3 {
+                object,
+                staged,
+                manifest,
+            });
+        }
+        anyhow::ensure!(
+            !manifest,
+            "--quicksight-manifest needs --out s3://bucket/key: QuickSight reads the export and its manifest from S3"
+        );
+        let path = PathBuf::from(out);
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let partial = tempfile::Builder::new()
+            .prefix(".sdds-partial-")
+            .tempfile_in(&dir)
+            .with_context(|| format!("cannot write in {}", dir.display()))?;
+        Ok(Destination::File { path, partial })
+    }
+
+    /// Writes the results; returns the number of rows.
+    async fn write(
+        &self,
+        stream: datafusion::execution::SendableRecordBatchStream,
+        format: Format,
+        bom: bool,
+        limit: usize,
+    ) -> anyhow::Result<u64> {
+        let oom = |e: sdds_export::ExportError| out_of_memory(e.into(), limit);
+        let rows = match self {
+            Destination::Stdout => {
+                let mut writer = ResultWriter::new(std::io::stdout(), format, 1, bom)?;
+                let rows = writer.write(stream).await.map_err(oom)?;
+                writer.finish()?;
+                rows
+            }
+            Destination::File { partial: file, .. } | Destination::S3 { staged: file, .. } => {
+                let out = std::io::BufWriter::new(file.as_file().try_clone()?);
+                let mut writer = ResultWriter::new(out, format, 1, bom)?;
+                let rows = writer.write(stream).await.map_err(oom)?;
+                writer.finish()?;
+                rows
+            }
+        };
+        Ok(rows)
+    }
+
+    /// Moves the finished file into place, or uploads it (and its manifest).
+    async fn publish(
+        self,
+        aws: &Aws,
+        format: Format,
+        report: &Report,
+        rows: u64,
+    ) -> anyhow::Result<()> {
+        let written = match self {
+            Destination::Stdout => return Ok(()),
+            Destination::File { path, partial } => {
+                partial
+                    .persist(&path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                path.display().to_string()
+            }
+            Destination::S3 {
+                object,
+                staged,
+                manifest,
+            } => {
+                let (config, options) = aws.sdk().await;
+                object
+                    .upload(staged.path(), config, options, content_type(format))
+                    .await?;
+                if manifest {
+                    let text = quicksight_manifest(&object.url(), format)?;
+                    let mut file = tempfile::NamedTempFile::new()?;
+                    file.write_all(text.as_bytes())?;
+                    object
+                        .manifest()
+                        .upload(file.path(), config, options, "application/json")
+                        .await?;
+                }
+                object.url()
+            }
+        };
+        if std::io::stderr().is_terminal() {
+            eprintln!("{}: {rows} rows written to {written}", report.name);
+        }
+        Ok(())
+    }
+}
+
+fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Json => "application/json",
+        Format::Parquet => "application/vnd.apache.parquet",
+        Format::Table => "text/plain; charset=utf-8",
+    }
+}
