@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement;
 use sdds_feeds::Catalog;
 use sdds_sql::{
     check_read_only, execute_statement, open_session, parse_statements, SessionOptions, SqlError,
@@ -15,7 +18,7 @@ use sdds_warehouse::{History, Warehouse};
 
 use sdds_export::ResultWriter;
 
-use crate::cli::{Format, QueryArgs, TimeArgs};
+use crate::cli::{QueryArgs, ResourceArgs, TimeArgs};
 use crate::config::Config;
 
 /// Runs each statement of the SQL and prints its result.
@@ -33,14 +36,8 @@ pub async fn run(
     for statement in &statements {
         check_read_only(statement, warehouse.root())?;
     }
-    let catalog = Catalog::builtin();
-    let mut options = session_options(warehouse, &catalog, &args.time).await?;
-    options.resources = config.resources(&args.resources)?;
-    let ctx = open_session(warehouse, &catalog, &options).await?;
-    let limit = options.resources.memory_limit();
-    if args.format == Format::Parquet && std::io::stdout().is_terminal() {
-        anyhow::bail!("--format parquet writes binary data: redirect stdout to a file");
-    }
+    let session = QuerySession::open(config, warehouse, &args.time, &args.resources).await?;
+    refuse_binary_on_terminal(args.format.into(), "redirect stdout to a file")?;
     let mut writer = ResultWriter::new(
         std::io::stdout(),
         args.format.into(),
@@ -48,20 +45,63 @@ pub async fn run(
         false,
     )?;
     for statement in statements {
-        let frame = execute_statement(&ctx, statement)
-            .await
-            .map_err(|e| out_of_memory(e.into(), limit))?;
-        let stream = frame
-            .execute_stream()
-            .await
-            .map_err(|e| out_of_memory(e.into(), limit))?;
+        let stream = session.stream(statement).await?;
         writer
             .write(stream)
             .await
-            .map_err(|e| out_of_memory(e.into(), limit))?;
+            .map_err(|e| session.explain(e.into()))?;
     }
     writer.finish()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A session over the warehouse with the time-travel flags and the memory limit applied, shared
+/// by `query` and `report`.
+pub struct QuerySession {
+    ctx: SessionContext,
+    limit: usize,
+}
+
+impl QuerySession {
+    /// Opens the session.
+    pub async fn open(
+        config: &Config,
+        warehouse: &Warehouse,
+        time: &TimeArgs,
+        resources: &ResourceArgs,
+    ) -> anyhow::Result<QuerySession> {
+        let catalog = Catalog::builtin();
+        let mut options = session_options(warehouse, &catalog, time).await?;
+        options.resources = config.resources(resources)?;
+        let limit = options.resources.memory_limit();
+        let ctx = open_session(warehouse, &catalog, &options).await?;
+        Ok(QuerySession { ctx, limit })
+    }
+
+    /// Plans `statement` and starts it.
+    pub async fn stream(&self, statement: Statement) -> anyhow::Result<SendableRecordBatchStream> {
+        let frame = execute_statement(&self.ctx, statement)
+            .await
+            .map_err(|e| self.explain(e.into()))?;
+        frame
+            .execute_stream()
+            .await
+            .map_err(|e| self.explain(e.into()))
+    }
+
+    /// `error`, with running out of the memory limit said as such.
+    pub fn explain(&self, error: anyhow::Error) -> anyhow::Error {
+        out_of_memory(error, self.limit)
+    }
+}
+
+/// Parquet is binary: refused on a terminal, where it would only garble the screen. `remedy`
+/// says what to do instead.
+pub fn refuse_binary_on_terminal(format: sdds_export::Format, remedy: &str) -> anyhow::Result<()> {
+    if format == sdds_export::Format::Parquet && std::io::stdout().is_terminal() {
+        anyhow::bail!("--format parquet writes binary data: {remedy}");
+    }
+    Ok(())
 }
 
 /// The SQL to run: the argument, the file, or stdin (`-f -`, or nothing given and stdin piped).
@@ -85,7 +125,7 @@ fn read_sql(args: &QueryArgs) -> anyhow::Result<String> {
 }
 
 /// `error`, with running out of the memory limit said as such.
-pub fn out_of_memory(error: anyhow::Error, limit: usize) -> anyhow::Error {
+fn out_of_memory(error: anyhow::Error, limit: usize) -> anyhow::Error {
     let detail = error.chain().find_map(|cause| {
         let datafusion = cause.downcast_ref::<DataFusionError>().or_else(|| {
             match cause.downcast_ref::<SqlError>() {

@@ -6,14 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use sdds_export::{quicksight_manifest, Format, ResultWriter, S3Destination};
-use sdds_feeds::Catalog;
-use sdds_sql::{execute_statement, open_session, Report, ReportCatalog, ReportParams};
+use datafusion::execution::SendableRecordBatchStream;
+use sdds_export::{quicksight_manifest, ExportError, Format, ResultWriter, S3Destination};
+use sdds_sql::{Report, ReportCatalog, ReportParams};
 use sdds_warehouse::Warehouse;
 
 use crate::aws::Aws;
 use crate::cli::ReportArgs;
-use crate::commands::query::{instant, out_of_memory, session_options};
+use crate::commands::query::{instant, refuse_binary_on_terminal, QuerySession};
 use crate::config::Config;
 
 include!(concat!(env!("OUT_DIR"), "/reports.rs"));
@@ -72,21 +72,12 @@ pub async fn run(
     let format = output_format(&args)?;
     let destination = Destination::new(args.out.as_deref(), format, args.quicksight_manifest)?;
 
-    let catalog = Catalog::builtin();
-    let mut options = session_options(warehouse, &catalog, &args.time).await?;
-    options.resources = config.resources(&args.resources)?;
-    let limit = options.resources.memory_limit();
-    let ctx = open_session(warehouse, &catalog, &options).await?;
-    let frame = execute_statement(&ctx, statement)
-        .await
-        .map_err(|e| out_of_memory(e.into(), limit))?;
-    let stream = frame
-        .execute_stream()
-        .await
-        .map_err(|e| out_of_memory(e.into(), limit))?;
+    let session = QuerySession::open(config, warehouse, &args.time, &args.resources).await?;
+    let stream = session.stream(statement).await?;
     let rows = destination
-        .write(stream, format, args.bom, limit)
+        .write(stream, format, args.bom)
         .await
+        .map_err(|e| session.explain(e.into()))
         .with_context(|| format!("report {}", report.name))?;
     destination.publish(aws, format, report, rows).await?;
     Ok(ExitCode::SUCCESS)
@@ -139,8 +130,8 @@ fn output_format(args: &ReportArgs) -> anyhow::Result<Format> {
         (None, None) if std::io::stdout().is_terminal() => Format::Table,
         (None, None) => Format::Csv,
     };
-    if format == Format::Parquet && args.out.is_none() && std::io::stdout().is_terminal() {
-        anyhow::bail!("--format parquet writes binary data: give --out FILE or redirect stdout");
+    if args.out.is_none() {
+        refuse_binary_on_terminal(format, "give --out FILE or redirect stdout")?;
     }
     Ok(format)
 }
@@ -203,28 +194,17 @@ impl Destination {
     /// Writes the results; returns the number of rows.
     async fn write(
         &self,
-        stream: datafusion::execution::SendableRecordBatchStream,
+        stream: SendableRecordBatchStream,
         format: Format,
         bom: bool,
-        limit: usize,
-    ) -> anyhow::Result<u64> {
-        let oom = |e: sdds_export::ExportError| out_of_memory(e.into(), limit);
-        let rows = match self {
-            Destination::Stdout => {
-                let mut writer = ResultWriter::new(std::io::stdout(), format, 1, bom)?;
-                let rows = writer.write(stream).await.map_err(oom)?;
-                writer.finish()?;
-                rows
-            }
+    ) -> Result<u64, ExportError> {
+        match self {
+            Destination::Stdout => write_one(std::io::stdout(), stream, format, bom).await,
             Destination::File { partial: file, .. } | Destination::S3 { staged: file, .. } => {
                 let out = std::io::BufWriter::new(file.as_file().try_clone()?);
-                let mut writer = ResultWriter::new(out, format, 1, bom)?;
-                let rows = writer.write(stream).await.map_err(oom)?;
-                writer.finish()?;
-                rows
+                write_one(out, stream, format, bom).await
             }
-        };
-        Ok(rows)
+        }
     }
 
     /// Moves the finished file into place, or uploads it (and its manifest).
@@ -269,6 +249,19 @@ impl Destination {
         }
         Ok(())
     }
+}
+
+/// Writes one result to `out` as a whole document.
+async fn write_one<W: Write + Send>(
+    out: W,
+    stream: SendableRecordBatchStream,
+    format: Format,
+    bom: bool,
+) -> Result<u64, ExportError> {
+    let mut writer = ResultWriter::new(out, format, 1, bom)?;
+    let rows = writer.write(stream).await?;
+    writer.finish()?;
+    Ok(rows)
 }
 
 fn content_type(format: Format) -> &'static str {
