@@ -19,15 +19,17 @@ median wall time and the largest peak RSS are reported.
 2. Incremental sync, scale 1: on copies of that bucket and warehouse, ``sdds-gen
    --append-day`` adds one day; ``sdds sync --json`` then reads it (its ``bytes_read``
    against the bytes appended), and a second sync must read 0 bytes.
-3. Queries at every scale: each AWS example query (from ``$AWS_SQL_DIR``) and each
-   ``queries/*.sql``, run by ``sdds query --format csv`` on the scale's warehouse (default
-   settings) and by the DuckDB Athena oracle (``bench/athena.py --lenient``) on all-VARCHAR
+3. Queries at every scale: each AWS example query (from ``$AWS_SQL_DIR``), run by
+   ``sdds query --format csv`` on the scale's warehouse (default settings) and by the DuckDB
+   Athena oracle (``bench/athena.py --lenient``) on all-VARCHAR
    tables loaded once into ``WORK/data/<scale>/oracle.duckdb`` (the load is reported on its
    own).  DuckDB gets 2 threads, 75 % of the machine's memory and ``--timeout`` seconds per
    query.  Its time is the oracle's ``run`` time (execution and writing the canonical CSV;
    not Python start-up or the sqlglot translation), its peak RSS that of the whole process.
    The two results are compared with ``bench/compare.py`` (multisets of rows; NULL and ''
    are different values, as both CSV writers keep them apart).  Growth = time(k x) / time(1 x) / k: 1.0 is linear.
+   Each bundled report (``queries/*.sql``) runs too, by ``sdds report NAME --format csv``
+   with its default window; it reads sdds's current-state views, so it has no DuckDB oracle.
 
 Results: tables on stdout, and ``bench/RESULTS.md`` (``--smoke``: ``WORK/RESULTS-smoke.md``)
 with the machine, versions, commands, data sizes and every table.
@@ -511,8 +513,15 @@ def compare_outputs(duck_csv: Path, sdds_csv: Path, save: Path) -> tuple[str, li
     return ("equal" if equal else "differs"), ([] if equal else lines[:10])
 
 
+def is_report(sql: Path) -> bool:
+    """A bundled report: run by ``sdds report`` (its parameters bound), never by the oracle."""
+    return sql.parent == REPO / "queries"
+
+
 def run_query(sql: Path, ds: Dataset, warehouse: Path, db: Path | None) -> QueryResult:
     name = query_name(sql)
+    if is_report(sql):
+        db = None
     out = run_dir(ds) / "queries"
     out.mkdir(parents=True, exist_ok=True)
     stem = name.replace("/", "_")
@@ -521,9 +530,9 @@ def run_query(sql: Path, ds: Dataset, warehouse: Path, db: Path | None) -> Query
     # the timeout cannot remove its own.
     spill = BENCH.work / "spill"
     spill.mkdir(parents=True, exist_ok=True)
+    what = ["report", sql.stem] if is_report(sql) else ["query", "-f", sql]
     sdds = BENCH.measure(
-        [BENCH.sdds, "query", "-w", warehouse, "--today", TODAY, "--format", "csv", "--spill-dir", spill,
-         "-f", sql],
+        [BENCH.sdds, *what, "-w", warehouse, "--today", TODAY, "--format", "csv", "--spill-dir", spill],
         stdout=sdds_csv, timeout=BENCH.timeout,
     )
     shutil.rmtree(spill, ignore_errors=True)
@@ -575,12 +584,15 @@ def query_table(results: list[QueryResult]) -> Table:
     for r in results:
         problems = [f"sdds {outcome(r.sdds)}" if r.sdds.runs else "sdds not run",
                     f"DuckDB {outcome(r.duck)}" if r.duck.runs else "DuckDB not run"]
+        if r.name.startswith("queries/"):
+            problems[1] = "no oracle (a report on sdds's views) ok"
         status = "; ".join(p for p in problems if not p.endswith(" ok")) or "ok"
         t.rows.append([r.name, r.ds.label, secs(r.sdds.wall), mib(r.sdds.rss_kib), secs(r.duck_run), secs(r.duck.wall),
                        mib(r.duck.rss_kib), ratio(r.sdds.wall, r.duck_run), r.result, status])
     t.notes.append(
         "DuckDB s: the oracle's execution and CSV writing; DuckDB proc s: the whole process "
-        "(Python start-up, sqlglot translation). sdds s is its whole process."
+        "(Python start-up, sqlglot translation). sdds s is its whole process. queries/*: the bundled "
+        "reports, by `sdds report NAME` with the default window; they read sdds's views, so DuckDB cannot run them."
     )
     return t
 
