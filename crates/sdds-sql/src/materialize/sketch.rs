@@ -87,6 +87,20 @@ impl ColumnSketches {
         Ok(())
     }
 
+    /// Adds what `other` (sketches of the same schema, e.g. another partition's) has seen.
+    pub fn merge(&mut self, other: &ColumnSketches) {
+        for (mine, theirs) in self.sketches.iter_mut().zip(&other.sketches) {
+            if let (Some(mine), Some(theirs)) = (mine, theirs) {
+                for (m, t) in mine.registers.iter_mut().zip(theirs.registers.iter()) {
+                    *m = (*m).max(*t);
+                }
+            }
+        }
+        for (mine, theirs) in self.nulls.iter_mut().zip(&other.nulls) {
+            *mine += theirs;
+        }
+    }
+
     /// The columns' statistics, for `rows` rows.
     pub fn statistics(&self, rows: usize) -> Vec<ColumnStatistics> {
         self.sketches

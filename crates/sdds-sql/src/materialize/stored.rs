@@ -92,8 +92,9 @@ impl fmt::Debug for StoredRows {
 }
 
 impl StoredRows {
-    /// Drains `streams` (one per partition) into memory while the pool and `budget` bytes
-    /// allow, and into spill files after that.
+    /// Drains `streams` (one per partition, all at once as `collect_partitioned` does: a
+    /// plan's partitions may wait on each other through its repartitions) into memory while
+    /// the pool and `budget` bytes allow, and a partition into a spill file after that.
     pub async fn store(
         name: &str,
         streams: Vec<SendableRecordBatchStream>,
@@ -114,57 +115,14 @@ impl StoredRows {
             SpillMetrics::new(&metrics, 0),
             schema.clone(),
         );
-        let mut partitions = Vec::with_capacity(streams.len());
+        let stored = streams
+            .into_iter()
+            .map(|stream| store_partition(name, stream, &schema, &spill, &reservation, budget));
         let mut sketches = ColumnSketches::new(&schema);
-        for mut stream in streams {
-            let mut batches = Vec::new();
-            let mut num_rows = 0;
-            // In memory while there is room ...
-            let mut overflow = None;
-            while let Some(batch) = stream.next().await {
-                let batch = conform(batch?, &schema)?;
-                sketches.update(&batch)?;
-                num_rows += batch.num_rows();
-                let size = get_record_batch_memory_size(&batch);
-                if reservation.size() + size <= budget && reservation.try_grow(size).is_ok() {
-                    batches.push(batch);
-                } else {
-                    overflow = Some(batch);
-                    break;
-                }
-            }
-            let Some(overflow) = overflow else {
-                partitions.push(Partition {
-                    rows: Rows::Memory(batches),
-                    num_rows,
-                });
-                continue;
-            };
-            // ... then this partition goes to disk, what it held in memory included.
-            let mut file = spill.create_in_progress_file(&format!("stored subplan {name}"))?;
-            let held: usize = batches.iter().map(get_record_batch_memory_size).sum();
-            let mut sample = Sample::default();
-            for batch in batches.iter().chain(std::iter::once(&overflow)) {
-                file.append_batch(batch)?;
-                sample.offer(batch);
-            }
-            drop(batches);
-            reservation.shrink(held);
-            while let Some(batch) = stream.next().await {
-                let batch = conform(batch?, &schema)?;
-                sketches.update(&batch)?;
-                num_rows += batch.num_rows();
-                file.append_batch(&batch)?;
-                sample.offer(&batch);
-            }
-            let rows = match file.finish()? {
-                Some(file) => Rows::Disk {
-                    file,
-                    sample: sample.batches,
-                },
-                None => Rows::Memory(Vec::new()),
-            };
-            partitions.push(Partition { rows, num_rows });
+        let mut partitions = Vec::new();
+        for (partition, sketched) in futures::future::try_join_all(stored).await? {
+            partitions.push(partition);
+            sketches.merge(&sketched);
         }
         let total: usize = partitions.iter().map(|p| p.num_rows).sum();
         Ok(StoredRows {
@@ -221,6 +179,64 @@ impl StoredRows {
             }
         }
     }
+}
+
+/// Stores one partition: in memory until its first batch that does not fit, then all of it
+/// (what memory held included) in a spill file. Also sketches its columns.
+async fn store_partition(
+    name: &str,
+    mut stream: SendableRecordBatchStream,
+    schema: &SchemaRef,
+    spill: &SpillManager,
+    reservation: &MemoryReservation,
+    budget: usize,
+) -> Result<(Partition, ColumnSketches)> {
+    let mut sketches = ColumnSketches::new(schema);
+    let mut batches = Vec::new();
+    let mut num_rows = 0;
+    // In memory while there is room ...
+    let mut overflow = None;
+    while let Some(batch) = stream.next().await {
+        let batch = conform(batch?, schema)?;
+        sketches.update(&batch)?;
+        num_rows += batch.num_rows();
+        let size = get_record_batch_memory_size(&batch);
+        if reservation.size() + size <= budget && reservation.try_grow(size).is_ok() {
+            batches.push(batch);
+        } else {
+            overflow = Some(batch);
+            break;
+        }
+    }
+    let Some(overflow) = overflow else {
+        let rows = Rows::Memory(batches);
+        return Ok((Partition { rows, num_rows }, sketches));
+    };
+    // ... then this partition goes to disk, what it held in memory included.
+    let mut file = spill.create_in_progress_file(&format!("stored subplan {name}"))?;
+    let held: usize = batches.iter().map(get_record_batch_memory_size).sum();
+    let mut sample = Sample::default();
+    for batch in batches.iter().chain(std::iter::once(&overflow)) {
+        file.append_batch(batch)?;
+        sample.offer(batch);
+    }
+    drop(batches);
+    reservation.shrink(held);
+    while let Some(batch) = stream.next().await {
+        let batch = conform(batch?, schema)?;
+        sketches.update(&batch)?;
+        num_rows += batch.num_rows();
+        file.append_batch(&batch)?;
+        sample.offer(&batch);
+    }
+    let rows = match file.finish()? {
+        Some(file) => Rows::Disk {
+            file,
+            sample: sample.batches,
+        },
+        None => Rows::Memory(Vec::new()),
+    };
+    Ok((Partition { rows, num_rows }, sketches))
 }
 
 /// Every few batches of a spilled partition, compacted, up to [`SAMPLE_ROWS`] rows: doubling
@@ -521,5 +537,59 @@ impl ExecutionPlan for StoredExec {
             total_byte_size: Precision::Absent,
             column_statistics,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+
+    use super::*;
+
+    fn batch(schema: &SchemaRef, values: &[i64]) -> RecordBatch {
+        let column = Arc::new(Int64Array::from(values.to_vec()));
+        RecordBatch::try_new(schema.clone(), vec![column]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn partitions_that_wait_on_each_other_are_stored() {
+        // Partition 0 gives its rows only once partition 1 has been read, as a repartitioned
+        // plan's outputs may: read one partition after the other, this never ends.
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        let (ready, wait) = tokio::sync::oneshot::channel::<()>();
+        let first = {
+            let rows = batch(&schema, &[1, 2]);
+            futures::stream::once(async move {
+                wait.await.ok();
+                Ok(rows)
+            })
+        };
+        let second = {
+            let rows = batch(&schema, &[3]);
+            futures::stream::once(async move {
+                ready.send(()).ok();
+                Ok(rows)
+            })
+        };
+        let streams: Vec<SendableRecordBatchStream> = vec![
+            Box::pin(RecordBatchStreamAdapter::new(schema.clone(), first)),
+            Box::pin(RecordBatchStreamAdapter::new(schema.clone(), second)),
+        ];
+        let runtime = RuntimeEnvBuilder::new().build_arc().unwrap();
+        let stored = tokio::time::timeout(
+            Duration::from_secs(10),
+            StoredRows::store("t", streams, &runtime, usize::MAX),
+        )
+        .await
+        .expect("storing waited on a partition that was never read")
+        .unwrap();
+        assert_eq!(stored.num_rows(), 3);
+        assert_eq!(stored.partitions[0].num_rows, 2);
+        assert_eq!(stored.spilled_partitions(), 0);
     }
 }
