@@ -11,6 +11,7 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::common::cast::as_boolean_array;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{
@@ -23,8 +24,13 @@ use datafusion::execution::spill_file::SpillFile;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::conjunction as conjunction_physical;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterDescription, FilterPushdownPhase, FilterPushdownPropagation,
+    PushedDown,
+};
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, SpillMetrics};
 use datafusion::physical_plan::spill::get_record_batch_memory_size;
@@ -365,6 +371,10 @@ struct StoredExec {
     /// Rows each partition gives: exact for the ones in memory (the predicate is counted when
     /// planned), at most the stored rows for spilled ones.
     rows_out: Vec<Precision<usize>>,
+    /// Filters pushed into the physical plan, over the output columns: a join's dynamic filter
+    /// (its build side's keys) among them, which only holds its values once the build side is
+    /// read, so it is evaluated as rows are read and not counted in the statistics.
+    pushed: Option<Arc<dyn PhysicalExpr>>,
     properties: Arc<PlanProperties>,
 }
 
@@ -416,8 +426,29 @@ impl StoredExec {
             projection,
             predicate,
             rows_out,
+            pushed: None,
             properties: Arc::new(properties),
         })
+    }
+
+    /// One partition's rows with the scan's predicate and projection applied.
+    fn read(&self, partition: usize) -> Result<SendableRecordBatchStream> {
+        let Some(predicate) = self.predicate.clone() else {
+            return self.rows.read(partition, self.projection.as_ref());
+        };
+        let schema = self.schema();
+        let projection = self.projection.clone();
+        let filtered = self.rows.read(partition, None)?.and_then(move |batch| {
+            let kept = selection(&predicate, &batch).and_then(|mask| {
+                let kept = filter_record_batch(&batch, &mask)?;
+                Ok(match &projection {
+                    Some(columns) => kept.project(columns)?,
+                    None => kept,
+                })
+            });
+            async move { kept }
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, filtered)))
     }
 
     fn total_rows(&self) -> Precision<usize> {
@@ -448,6 +479,9 @@ impl DisplayAs for StoredExec {
                 ", predicate={predicate}, rows_passing={:?}",
                 self.total_rows()
             )?;
+        }
+        if let Some(pushed) = &self.pushed {
+            write!(f, ", pushed={pushed}")?;
         }
         Ok(())
     }
@@ -485,22 +519,58 @@ impl ExecutionPlan for StoredExec {
         partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let Some(predicate) = self.predicate.clone() else {
-            return self.rows.read(partition, self.projection.as_ref());
+        let stream = self.read(partition)?;
+        let Some(pushed) = self.pushed.clone() else {
+            return Ok(stream);
         };
-        let schema = self.schema();
-        let projection = self.projection.clone();
-        let filtered = self.rows.read(partition, None)?.and_then(move |batch| {
-            let kept = selection(&predicate, &batch).and_then(|mask| {
-                let kept = filter_record_batch(&batch, &mask)?;
-                Ok(match &projection {
-                    Some(columns) => kept.project(columns)?,
-                    None => kept,
-                })
-            });
+        let schema = stream.schema();
+        let filtered = stream.and_then(move |batch| {
+            let kept =
+                selection(&pushed, &batch).and_then(|mask| Ok(filter_record_batch(&batch, &mask)?));
             async move { kept }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, filtered)))
+    }
+
+    fn gather_filters_for_pushdown(
+        &self,
+        _phase: FilterPushdownPhase,
+        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
+        _config: &ConfigOptions,
+    ) -> Result<FilterDescription> {
+        Ok(FilterDescription::all_unsupported(&parent_filters, &[]))
+    }
+
+    fn handle_child_pushdown_result(
+        &self,
+        _phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let filters: Vec<Arc<dyn PhysicalExpr>> = child_pushdown_result
+            .parent_filters
+            .into_iter()
+            .map(|f| f.filter)
+            .collect();
+        if filters.is_empty() {
+            return Ok(FilterPushdownPropagation::with_parent_pushdown_result(
+                vec![],
+            ));
+        }
+        let accepted = vec![PushedDown::Yes; filters.len()];
+        let pushed = self.pushed.iter().cloned().chain(filters);
+        let node = StoredExec {
+            rows: self.rows.clone(),
+            projection: self.projection.clone(),
+            predicate: self.predicate.clone(),
+            rows_out: self.rows_out.clone(),
+            pushed: Some(conjunction_physical(pushed)),
+            properties: self.properties.clone(),
+        };
+        Ok(
+            FilterPushdownPropagation::with_parent_pushdown_result(accepted)
+                .with_updated_node(Arc::new(node) as Arc<dyn ExecutionPlan>),
+        )
     }
 
     fn statistics_from_inputs(
