@@ -54,14 +54,7 @@ impl<'a> Column<'a> {
     ) -> Result<Column<'a>, ExportError> {
         let data_type = array.data_type();
         let json = match data_type {
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64 => JsonKind::Number,
+            integer if integer.is_integer() => JsonKind::Number,
             DataType::Float16 | DataType::Float32 | DataType::Float64 => JsonKind::Float,
             DataType::Boolean => JsonKind::Bool,
             _ => JsonKind::String,

@@ -35,6 +35,13 @@ async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
     sdds_testkit::format_rows(&batches)
 }
 
+/// The rows of `sql` as [`sdds_sql::run_sql`] computes them (CTEs read twice stored first),
+/// where [`rows`] gives DataFusion's own answer with every CTE inlined.
+async fn rows_as_run(ctx: &SessionContext, sql: &str) -> Vec<String> {
+    let frame = sdds_sql::run_sql(ctx, sql).await.unwrap();
+    sdds_testkit::format_rows(&frame.collect().await.unwrap())
+}
+
 #[tokio::test]
 async fn billing_totals_are_exact_to_the_cent() {
     let (_dir, ctx) = synced_sample().await;
@@ -517,14 +524,7 @@ async fn a_cte_used_twice_is_computed_once_and_gives_the_inlined_answer() {
     assert_eq!(plan.matches("StoredExec: per_broker").count(), 3, "{plan}");
     assert!(!plan.contains("StoredExec: invoiced"), "{plan}");
     assert!(!plan.contains("StoredExec: once"), "{plan}");
-    let stored = sdds_testkit::format_rows(
-        &sdds_sql::run_sql(&ctx, sql)
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap(),
-    );
+    let stored = rows_as_run(&ctx, sql).await;
     let inlined = rows(&ctx, sql).await;
     assert_eq!(stored, inlined);
     // sample-feeds/README.md, E2: the four broker groups; 38 INVOICED rows, 9 of them EUR
@@ -557,14 +557,7 @@ async fn a_join_prunes_the_stored_cte_it_probes_with_its_build_side_keys() {
         .find(|l| l.contains("StoredExec: per_event") && l.contains("pushed="))
         .unwrap_or_else(|| panic!("{plan}"));
     assert!(probed.contains("DynamicFilter"), "{probed}");
-    let stored = sdds_testkit::format_rows(
-        &sdds_sql::run_sql(&ctx, sql)
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap(),
-    );
+    let stored = rows_as_run(&ctx, sql).await;
     assert_eq!(stored, rows(&ctx, sql).await);
     // sample-feeds/README.md, E2: 71 events, each its own id; 31 of them DISBURSED, and each
     // disbursement block (the failed one too) nets to 0.
@@ -596,15 +589,9 @@ async fn stored_rows_beyond_the_memory_share_spill_to_disk_and_read_back_whole()
         .unwrap_or_else(|| panic!("{plan}"))
         .to_string();
     assert!(!spilled.contains("spilled_partitions=0"), "{spilled}");
-    let result = sdds_sql::run_sql(&ctx, sql)
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
     // sum(3v) for v = 1..400000 = 3 * 400000 * 400001 / 2.
     assert_eq!(
-        sdds_testkit::format_rows(&result),
+        rows_as_run(&ctx, sql).await,
         vec!["400000|240000600000|399999"]
     );
 }

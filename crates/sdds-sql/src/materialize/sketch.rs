@@ -135,22 +135,15 @@ fn add_values(sketch: &mut Hll, column: &ArrayRef, hashes: &mut Vec<u64>) -> Res
 
 /// Columns worth sketching: those that are grouped and joined on.
 fn key_like(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Utf8
-            | DataType::LargeUtf8
-            | DataType::Utf8View
-            | DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-            | DataType::Date32
-            | DataType::Timestamp(..)
-    )
+    data_type.is_integer()
+        || matches!(
+            data_type,
+            DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Date32
+                | DataType::Timestamp(..)
+        )
 }
 
 #[cfg(test)]

@@ -28,8 +28,7 @@ use datafusion::physical_expr::conjunction as conjunction_physical;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::filter_pushdown::{
-    ChildPushdownResult, FilterDescription, FilterPushdownPhase, FilterPushdownPropagation,
-    PushedDown,
+    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown,
 };
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, SpillMetrics};
@@ -530,15 +529,6 @@ impl ExecutionPlan for StoredExec {
             async move { kept }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, filtered)))
-    }
-
-    fn gather_filters_for_pushdown(
-        &self,
-        _phase: FilterPushdownPhase,
-        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
-        _config: &ConfigOptions,
-    ) -> Result<FilterDescription> {
-        Ok(FilterDescription::all_unsupported(&parent_filters, &[]))
     }
 
     fn handle_child_pushdown_result(
