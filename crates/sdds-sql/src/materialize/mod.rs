@@ -6,7 +6,10 @@
 //! optimising them takes seconds. As PostgreSQL and DuckDB do, a CTE that is read more than
 //! once and does real work (a join, an aggregate, a window, DISTINCT) is computed once, before
 //! the statement: its rows stay in memory within the session's pool or go to a spill file, and
-//! the statement reads them as a table whose exact row count the join planner sees.
+//! the statement reads them as a table whose exact row count the join planner sees. The
+//! exception is a CTE that DISTINCTs or groups a join and is only ever looked up through LEFT
+//! JOINs (AWS's `seller_invoice_id_mapping`): whole, it can be many times larger than all of its
+//! lookups need, so each lookup computes its own pruned part instead.
 //!
 //! Shaped as delta-rs shapes its operations: [`CtePlan::new`] looks at the statement's syntax
 //! and decides, [`CtePlan::execute`] computes and stores, and dropping the [`StoredCtes`] it
@@ -25,8 +28,9 @@ use datafusion::common::Result;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    Cte, Expr, Function, GroupByExpr, Ident, ObjectName, ObjectNamePart, Query, Select, SetExpr,
-    Statement, TableAlias, TableFactor, Visit, VisitMut, Visitor, VisitorMut,
+    Cte, Expr, Function, GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName,
+    ObjectNamePart, Query, Select, SetExpr, Statement, TableAlias, TableFactor, Visit, VisitMut,
+    Visitor, VisitorMut,
 };
 
 pub use stored::{StoredRows, StoredTable};
@@ -85,6 +89,13 @@ impl CtePlan {
             body.with = None;
             references_in(&body, &index)
         };
+        // References that are the right side of a LEFT JOIN, per CTE.
+        let mut lookups = vec![0usize; names.len()];
+        let _ = query.visit(&mut LeftJoined(|name: &ObjectName| {
+            if let Some(i) = relation_name(name).and_then(|n| index.get(n.as_str()).copied()) {
+                lookups[i] += 1;
+            }
+        }));
         // How often each CTE would be computed if inlined, last to first: a reference from a
         // stored CTE or from the body counts once, one from an inlined CTE as often as it runs.
         let count = names.len();
@@ -94,9 +105,15 @@ impl CtePlan {
             runs[i] += 1;
         }
         for k in (0..count).rev() {
+            let looked_up = groups_a_join(&with.cte_tables[k].query)
+                && lookups[k] == references_to(k, &references, &body_references);
             stored[k] = runs[k] > 1
                 && !shadowed.contains(&names[k])
-                && does_work(&with.cte_tables[k].query, aggregates);
+                && does_work(&with.cte_tables[k].query, aggregates)
+                && !looked_up;
+            if looked_up && runs[k] > 1 {
+                tracing::debug!(cte = %names[k], "inlined: looked up only, grouping a join");
+            }
             let weight = if stored[k] { 1 } else { runs[k] };
             for &i in &references[k] {
                 runs[i] += weight;
@@ -105,6 +122,10 @@ impl CtePlan {
         if !stored.iter().any(|s| *s) {
             return None;
         }
+        tracing::debug!(
+            stored = ?names.iter().zip(&stored).filter(|(_, s)| **s).map(|(n, _)| n).collect::<Vec<_>>(),
+            "CTEs to store"
+        );
         let run = STORED.fetch_add(1, Ordering::Relaxed);
         let stored_as: Vec<Option<String>> = (0..count)
             .map(|k| stored[k].then(|| format!("__stored_{run}_{}", names[k])))
@@ -296,6 +317,34 @@ fn references_in(query: &Query, index: &HashMap<&str, usize>) -> Vec<usize> {
     found
 }
 
+/// How many places reference CTE `k`.
+fn references_to(k: usize, references: &[Vec<usize>], body_references: &[usize]) -> usize {
+    references
+        .iter()
+        .flatten()
+        .chain(body_references)
+        .filter(|&&i| i == k)
+        .count()
+}
+
+/// True when the CTE's own SELECT removes duplicates from (DISTINCT, GROUP BY) what it joins:
+/// duplicates its author expects the join to make. Its rows are not bounded by any input's, so a
+/// join that fans out (a key many rows share on both sides) can make it far larger than what
+/// reads it needs. Such a CTE that is only ever looked up through LEFT JOINs is not stored but
+/// inlined: each lookup then computes only the rows its keys and ON conditions select (literal
+/// conditions are pushed into it when planned, the other side's keys as the join's dynamic
+/// filter when it runs; see [`crate::physical::BuildOnKnownSide`]).
+fn groups_a_join(query: &Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    let grouped = select.distinct.is_some()
+        || matches!(&select.group_by, GroupByExpr::Expressions(exprs, _) if !exprs.is_empty())
+        || matches!(&select.group_by, GroupByExpr::All(_));
+    let joins = select.from.iter().any(|t| !t.joins.is_empty()) || select.from.len() > 1;
+    grouped && joins
+}
+
 /// The CTEs whose definitions a query needs: the `roots` it reads (the stored ones too when
 /// `computing_roots`: they are what the query computes) and, through every inlined one, what
 /// they read. Stored CTEs are read as tables, so their definitions are not followed.
@@ -422,6 +471,40 @@ impl<F: FnMut(&ObjectName)> Visitor for Relations<F> {
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
         (self.0)(relation);
+        ControlFlow::Continue(())
+    }
+}
+
+/// Calls a function on the name of every relation that is the right side of a LEFT JOIN.
+struct LeftJoined<F>(F);
+
+impl<F: FnMut(&ObjectName)> Visitor for LeftJoined<F> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        let mut selects = vec![query.body.as_ref()];
+        while let Some(body) = selects.pop() {
+            match body {
+                SetExpr::Select(select) => {
+                    let joins = select.from.iter().flat_map(|t| &t.joins);
+                    for join in joins {
+                        if let (
+                            JoinOperator::Left(JoinConstraint::On(_))
+                            | JoinOperator::LeftOuter(JoinConstraint::On(_)),
+                            TableFactor::Table { name, .. },
+                        ) = (&join.join_operator, &join.relation)
+                        {
+                            (self.0)(name);
+                        }
+                    }
+                }
+                SetExpr::SetOperation { left, right, .. } => {
+                    selects.push(left);
+                    selects.push(right);
+                }
+                _ => {}
+            }
+        }
         ControlFlow::Continue(())
     }
 }

@@ -31,7 +31,9 @@ use datafusion::physical_plan::filter_pushdown::{
     ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown,
 };
 use datafusion::physical_plan::memory::MemoryStream;
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, SpillMetrics};
+use datafusion::physical_plan::metrics::{
+    ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, SpillMetrics,
+};
 use datafusion::physical_plan::spill::get_record_batch_memory_size;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -375,6 +377,8 @@ struct StoredExec {
     /// read, so it is evaluated as rows are read and not counted in the statistics.
     pushed: Option<Arc<dyn PhysicalExpr>>,
     properties: Arc<PlanProperties>,
+    /// Rows given per partition: how much a pushed filter pruned shows in EXPLAIN ANALYZE.
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl StoredExec {
@@ -427,6 +431,7 @@ impl StoredExec {
             rows_out,
             pushed: None,
             properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
         })
     }
 
@@ -499,10 +504,17 @@ impl ExecutionPlan for StoredExec {
         vec![]
     }
 
+    /// Reports the pushed filters too: a hash join only fills its dynamic filter when it finds
+    /// the filter among the expressions of its probe side's plan.
     fn apply_expressions(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
+        for expr in self.predicate.iter().chain(&self.pushed) {
+            if f(expr)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
         Ok(TreeNodeRecursion::Continue)
     }
 
@@ -519,13 +531,18 @@ impl ExecutionPlan for StoredExec {
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let stream = self.read(partition)?;
-        let Some(pushed) = self.pushed.clone() else {
-            return Ok(stream);
-        };
         let schema = stream.schema();
+        let pushed = self.pushed.clone();
+        let output_rows = MetricBuilder::new(&self.metrics).output_rows(partition);
         let filtered = stream.and_then(move |batch| {
-            let kept =
-                selection(&pushed, &batch).and_then(|mask| Ok(filter_record_batch(&batch, &mask)?));
+            let kept = match &pushed {
+                Some(pushed) => selection(pushed, &batch)
+                    .and_then(|mask| Ok(filter_record_batch(&batch, &mask)?)),
+                None => Ok(batch),
+            };
+            if let Ok(kept) = &kept {
+                output_rows.add(kept.num_rows());
+            }
             async move { kept }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, filtered)))
@@ -556,11 +573,16 @@ impl ExecutionPlan for StoredExec {
             rows_out: self.rows_out.clone(),
             pushed: Some(conjunction_physical(pushed)),
             properties: self.properties.clone(),
+            metrics: ExecutionPlanMetricsSet::new(),
         };
         Ok(
             FilterPushdownPropagation::with_parent_pushdown_result(accepted)
                 .with_updated_node(Arc::new(node) as Arc<dyn ExecutionPlan>),
         )
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
     }
 
     fn statistics_from_inputs(

@@ -8,15 +8,34 @@
 //! count exactly. When one side of a join is known exactly and the other only estimated, this
 //! rule builds on the known side if it is smaller than the largest input the estimated side is
 //! derived from (what that side may grow to), and small enough to hold.
+//!
+//! The other way round, an outer join does not build on its nullable side when that side is a
+//! DISTINCT or GROUP BY over a join (a lookup CTE that is inlined, see [`crate::materialize`]):
+//! no estimate bounds what its join yields, one key shared by many rows on both sides can
+//! multiply it past every input, and as the probe side it gets the preserved side's keys as a
+//! dynamic filter, which prunes its inputs before its join runs when no window or sort stands
+//! between it and them. The preserved side is built instead if it is small enough to hold.
 
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::JoinType;
 use datafusion::common::Result;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::joins::{
+    CrossJoinExec, HashJoinExec, NestedLoopJoinExec, SortMergeJoinExec,
+};
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
+
+use super::GroupedWindowExec;
 use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 
 /// Rows a known side may have to be made the build side.
@@ -45,13 +64,23 @@ impl PhysicalOptimizerRule for BuildOnKnownSide {
             {
                 return Ok(Transformed::no(node));
             }
-            let swap = match (rows(join.left())?, rows(join.right())?) {
+            let (left, right) = (rows(join.left())?, rows(join.right())?);
+            let swap = match (left, right) {
                 (Precision::Exact(_), _) => false,
                 (_, Precision::Exact(right)) => {
                     right <= MAX_KNOWN_BUILD_ROWS
                         && largest_input(join.left())?.is_some_and(|left| right < left)
                 }
-                _ => false,
+                (_, right) => {
+                    *join.join_type() == JoinType::Right
+                        && grouped_join(join.left())
+                        && prunable(join.left())
+                        && right
+                            .get_value()
+                            .copied()
+                            .or(largest_input(join.right())?)
+                            .is_some_and(|right| right <= MAX_KNOWN_BUILD_ROWS)
+                }
             };
             if swap {
                 Ok(Transformed::yes(join.swap_inputs(*join.partition_mode())?))
@@ -69,6 +98,49 @@ impl PhysicalOptimizerRule for BuildOnKnownSide {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// True when `plan` groups (DISTINCT or GROUP BY) the output of a join, seen through the
+/// operators that only move, project or filter rows.
+fn grouped_join(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    let mut node = plan;
+    let mut grouped = false;
+    loop {
+        if node.is::<AggregateExec>() {
+            grouped = true;
+        } else if node.is::<HashJoinExec>()
+            || node.is::<SortMergeJoinExec>()
+            || node.is::<NestedLoopJoinExec>()
+            || node.is::<CrossJoinExec>()
+        {
+            return grouped;
+        } else if !(node.is::<ProjectionExec>()
+            || node.is::<RepartitionExec>()
+            || node.is::<CoalescePartitionsExec>()
+            || node.is::<FilterExec>())
+        {
+            return false;
+        }
+        match node.children().as_slice() {
+            [child] => node = child,
+            _ => return false,
+        }
+    }
+}
+
+/// True when a filter pushed into `plan` can reach one of its leaves: no window or sort (which
+/// need every row of their input) stands in the way on some path down. A dynamic filter then
+/// prunes rows before the joins and groupings above that leaf run.
+fn prunable(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    if plan.is::<SortExec>()
+        || plan.is::<BoundedWindowAggExec>()
+        || plan.is::<WindowAggExec>()
+        || plan.is::<GroupedWindowExec>()
+    {
+        return false;
+    }
+    let children = plan.children();
+    children.is_empty() || children.into_iter().any(prunable)
 }
 
 /// The row count of the largest leaf below `plan`: the size its estimate may really reach.
