@@ -14,7 +14,9 @@
 //! no estimate bounds what its join yields, one key shared by many rows on both sides can
 //! multiply it past every input, and as the probe side it gets the preserved side's keys as a
 //! dynamic filter, which prunes its inputs before its join runs when no window or sort stands
-//! between it and them. The preserved side is built instead if it is small enough to hold.
+//! between it and them. The preserved side is built instead, whatever its size: every one of its
+//! rows reaches the join's output anyway, so holding it costs what the result does, where the
+//! grouped side has no bound at all.
 
 use std::sync::Arc;
 
@@ -71,15 +73,10 @@ impl PhysicalOptimizerRule for BuildOnKnownSide {
                     right <= MAX_KNOWN_BUILD_ROWS
                         && largest_input(join.left())?.is_some_and(|left| right < left)
                 }
-                (_, right) => {
+                _ => {
                     *join.join_type() == JoinType::Right
                         && grouped_join(join.left())
                         && prunable(join.left())
-                        && right
-                            .get_value()
-                            .copied()
-                            .or(largest_input(join.right())?)
-                            .is_some_and(|right| right <= MAX_KNOWN_BUILD_ROWS)
                 }
             };
             if swap {
