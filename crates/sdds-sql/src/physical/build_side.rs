@@ -36,9 +36,9 @@ use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
+use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 
 use super::GroupedWindowExec;
-use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 
 /// Rows a known side may have to be made the build side.
 const MAX_KNOWN_BUILD_ROWS: usize = 2_000_000;
@@ -66,8 +66,7 @@ impl PhysicalOptimizerRule for BuildOnKnownSide {
             {
                 return Ok(Transformed::no(node));
             }
-            let (left, right) = (rows(join.left())?, rows(join.right())?);
-            let swap = match (left, right) {
+            let swap = match (rows(join.left())?, rows(join.right())?) {
                 (Precision::Exact(_), _) => false,
                 (_, Precision::Exact(right)) => {
                     right <= MAX_KNOWN_BUILD_ROWS
