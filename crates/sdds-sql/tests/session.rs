@@ -600,7 +600,9 @@ async fn a_cte_that_groups_a_fanning_join_and_is_only_looked_up_is_pruned_per_lo
     // As in AWS's disbursement SQL: `pairs` removes the duplicates of a join on a key many rows
     // share (every event without a parent matches every other one), and is read only through
     // LEFT JOINs. It is not stored whole: each lookup builds on the disbursed line items and
-    // probes `pairs`, whose input (the stored `be`) is pruned to those line items' keys.
+    // probes `pairs`, whose input (the stored `be`) is pruned to those line items' keys. The
+    // CROSS JOIN makes the line items look bigger than `pairs` to DataFusion's estimates, which
+    // would then build on `pairs`, as at scale.
     let sql = "WITH be AS (SELECT billing_event_id, coalesce(parent_billing_event_id, '') AS parent, \
                    invoice_id, disbursement_billing_event_id, action, transaction_type, \
                    row_number() OVER (PARTITION BY billing_event_id ORDER BY valid_from DESC) AS rn \
