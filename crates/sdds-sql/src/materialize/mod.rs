@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use datafusion::common::Result;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
@@ -216,7 +217,11 @@ impl CtePlan {
                 .await?;
             let started = std::time::Instant::now();
             let frame = ctx.execute_logical_plan(plan).await?;
-            let streams = frame.execute_stream_partitioned().await?;
+            let physical = frame.create_physical_plan().await?;
+            let streams = datafusion::physical_plan::execute_stream_partitioned(
+                Arc::clone(&physical),
+                ctx.task_ctx(),
+            )?;
             let budget = stored::memory_budget(&ctx.runtime_env()).saturating_sub(held);
             let rows = StoredRows::store(&name.value, streams, &ctx.runtime_env(), budget).await?;
             held += rows.memory_size();
@@ -227,6 +232,11 @@ impl CtePlan {
                 spilled_partitions = rows.spilled_partitions(),
                 seconds = started.elapsed().as_secs_f64(),
                 "stored CTE"
+            );
+            tracing::trace!(
+                cte = %name.value,
+                plan = %DisplayableExecutionPlan::with_metrics(physical.as_ref()).indent(true),
+                "stored CTE plan with metrics"
             );
             ctx.register_table(stored_as.as_str(), Arc::new(StoredTable::new(rows)))?;
             registered.names.push(stored_as.clone());

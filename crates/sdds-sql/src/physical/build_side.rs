@@ -38,7 +38,7 @@ use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
 use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 
-use super::GroupedWindowExec;
+use super::{GroupedWindowExec, NarrowWindowExec};
 
 /// Rows a known side may have to be made the build side.
 const MAX_KNOWN_BUILD_ROWS: usize = 2_000_000;
@@ -132,6 +132,7 @@ fn prunable(plan: &Arc<dyn ExecutionPlan>) -> bool {
         || plan.is::<BoundedWindowAggExec>()
         || plan.is::<WindowAggExec>()
         || plan.is::<GroupedWindowExec>()
+        || plan.is::<NarrowWindowExec>()
     {
         return false;
     }

@@ -2,6 +2,7 @@
 
 mod build_side;
 mod grouped_window;
+mod narrow_window;
 
 use std::sync::Arc;
 
@@ -10,10 +11,11 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 
 pub use build_side::BuildOnKnownSide;
 pub use grouped_window::{GroupWholePartitionWindows, GroupedWindowExec};
+pub use narrow_window::{NarrowWindowExec, NarrowWindowInputs};
 
 /// DataFusion's physical optimizer rules with ours: [`BuildOnKnownSide`] right after join
-/// selection, [`GroupWholePartitionWindows`] at the end (it keeps every requirement of the
-/// plan it replaces).
+/// selection, [`GroupWholePartitionWindows`] and then [`NarrowWindowInputs`] at the end (both
+/// keep every requirement of the plan they replace).
 pub fn optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::new().rules;
     let after = rules
@@ -22,5 +24,6 @@ pub fn optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
         .map_or(rules.len(), |i| i + 1);
     rules.insert(after, Arc::new(BuildOnKnownSide));
     rules.push(Arc::new(GroupWholePartitionWindows));
+    rules.push(Arc::new(NarrowWindowInputs));
     rules
 }

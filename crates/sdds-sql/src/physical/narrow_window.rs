@@ -1,0 +1,497 @@
+//! Window operators fed only the columns their expressions read.
+//!
+//! DataFusion's window operators cut their input into one record batch per window partition,
+//! with every column. AWS's SQL deduplicates each feed with `row_number() OVER (PARTITION BY
+//! <id> ...)` over all forty columns of the billing events: a million partitions of one row
+//! each, forty array slices apiece, ten seconds of a one-second job. [`NarrowWindowExec`]
+//! runs the same window operator over the input with every column it does not read replaced by
+//! an all-null column (slicing one costs next to nothing), keeps the real columns aside, and
+//! joins the window values back onto them: both operators keep their input's row order, so
+//! the n-th output row belongs to the n-th input row.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{ArrayRef, NullArray, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::common::{internal_err, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::utils::collect_columns;
+use datafusion::physical_expr::window::WindowExpr;
+use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_expr_common::sort_expr::OrderingRequirements;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
+    InputDistributionRequirements, PlanProperties, ReplaceChildrenOptions,
+};
+use futures::StreamExt;
+
+/// Unread columns below which narrowing is not worth a second stream.
+const MIN_UNREAD_COLUMNS: usize = 4;
+
+/// Wraps each window operator that carries at least [`MIN_UNREAD_COLUMNS`] columns its
+/// expressions never read in a [`NarrowWindowExec`].
+#[derive(Debug, Default)]
+pub struct NarrowWindowInputs;
+
+impl PhysicalOptimizerRule for NarrowWindowInputs {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|node| {
+            Ok(match NarrowWindowExec::wrap(&node) {
+                Some(narrow) => Transformed::yes(Arc::new(narrow) as Arc<dyn ExecutionPlan>),
+                None => Transformed::no(node),
+            })
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "narrow_window_inputs"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// A `BoundedWindowAggExec` or `WindowAggExec` that sees only the columns it reads.
+#[derive(Debug)]
+pub struct NarrowWindowExec {
+    /// The plan it replaces: its input, expressions, schema, properties and requirements.
+    inner: Arc<dyn ExecutionPlan>,
+    /// The same operator over [`Self::source`].
+    narrow: Arc<dyn ExecutionPlan>,
+    /// Hands `narrow` each partition's input with the unread columns nulled.
+    source: Arc<StreamSource>,
+    /// How many window values each output row gets (the last columns of `inner`'s schema).
+    window_columns: usize,
+}
+
+impl NarrowWindowExec {
+    /// The narrowed form of `node`, if it is a window operator with enough unread columns
+    /// whose input ordering survives the narrowing.
+    fn wrap(node: &Arc<dyn ExecutionPlan>) -> Option<Self> {
+        let exprs = window_exprs(node.as_ref())?;
+        let input = node.children().first().map(|c| Arc::clone(c))?;
+        let input_schema = input.schema();
+        let mut read = vec![false; input_schema.fields().len()];
+        for expr in exprs {
+            let all = expr.all_expressions();
+            let used = all
+                .args
+                .iter()
+                .chain(&all.partition_by_exprs)
+                .chain(&all.order_by_exprs);
+            for column in used.flat_map(collect_columns) {
+                read[column.index()] = true;
+            }
+        }
+        if read.iter().filter(|r| !**r).count() < MIN_UNREAD_COLUMNS {
+            return None;
+        }
+        let fields = input_schema
+            .fields()
+            .iter()
+            .zip(&read)
+            .map(|(field, read)| {
+                if *read {
+                    Arc::clone(field)
+                } else {
+                    Arc::new(Field::new(field.name(), DataType::Null, true))
+                }
+            });
+        let schema = Arc::new(Schema::new_with_metadata(
+            fields.collect::<Vec<_>>(),
+            input_schema.metadata().clone(),
+        ));
+        // Each ordering of the input, up to its first sort key that reads a nulled column.
+        let orderings = input
+            .equivalence_properties()
+            .oeq_class()
+            .iter()
+            .map(|ordering| {
+                ordering
+                    .iter()
+                    .take_while(|key| collect_columns(&key.expr).iter().all(|c| read[c.index()]))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            });
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new_with_orderings(Arc::clone(&schema), orderings),
+            Partitioning::UnknownPartitioning(input.output_partitioning().partition_count()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        let source = Arc::new(StreamSource {
+            schema,
+            streams: Mutex::new(HashMap::new()),
+            properties: Arc::new(properties),
+        });
+        // The operator checks its input's ordering again; if narrowing lost it, stay wide.
+        let narrow = Arc::clone(node)
+            .replace_children(
+                vec![Arc::clone(&source) as Arc<dyn ExecutionPlan>],
+                ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+            )
+            .ok()?;
+        Some(Self {
+            inner: Arc::clone(node),
+            narrow,
+            source,
+            window_columns: exprs.len(),
+        })
+    }
+}
+
+/// The window expressions of a window operator; `None` for any other plan.
+fn window_exprs(plan: &dyn ExecutionPlan) -> Option<&[Arc<dyn WindowExpr>]> {
+    if let Some(bounded) = plan.downcast_ref::<BoundedWindowAggExec>() {
+        return Some(bounded.window_expr());
+    }
+    plan.downcast_ref::<WindowAggExec>()
+        .map(|w| w.window_expr())
+}
+
+impl DisplayAs for NarrowWindowExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "NarrowWindowExec: ")?;
+        self.inner.fmt_as(t, f)
+    }
+}
+
+impl ExecutionPlan for NarrowWindowExec {
+    fn name(&self) -> &str {
+        "NarrowWindowExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.inner.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        self.inner.children()
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        self.inner.apply_expressions(f)
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        self.inner.maintains_input_order()
+    }
+
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        self.inner.required_input_ordering()
+    }
+
+    fn input_distribution_requirements(&self) -> InputDistributionRequirements {
+        self.inner.input_distribution_requirements()
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let inner = Arc::clone(&self.inner).replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )?;
+        Ok(match Self::wrap(&inner) {
+            Some(narrow) => Arc::new(narrow),
+            None => inner,
+        })
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let Some(input) = self.inner.children().first().map(|c| Arc::clone(c)) else {
+            return internal_err!("a window operator has one input");
+        };
+        let wide = input.execute(partition, Arc::clone(&context))?;
+        let kept = Arc::new(Mutex::new(VecDeque::<RecordBatch>::new()));
+        let narrow_schema = Arc::clone(&self.source.schema);
+        let keep = Arc::clone(&kept);
+        let narrowed = wide.map(move |batch| {
+            let batch = batch?;
+            let narrow = narrowed(&batch, &narrow_schema)?;
+            lock(&keep).push_back(batch);
+            Ok(narrow)
+        });
+        lock(&self.source.streams).insert(
+            partition,
+            Box::pin(RecordBatchStreamAdapter::new(
+                Arc::clone(&self.source.schema),
+                narrowed,
+            )),
+        );
+        let values = self.narrow.execute(partition, context)?;
+        let schema = self.inner.schema();
+        let window_columns = self.window_columns;
+        let out_schema = Arc::clone(&schema);
+        let joined = values.flat_map(move |batch| {
+            let joined = batch
+                .and_then(|values| rejoin(&values, window_columns, &mut lock(&kept), &out_schema));
+            futures::stream::iter(match joined {
+                Ok(batches) => batches.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            })
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, joined)))
+    }
+}
+
+/// `batch` with every column typed `Null` in `schema` replaced by an all-null column.
+fn narrowed(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let rows = batch.num_rows();
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| match field.data_type() {
+            DataType::Null => Arc::new(NullArray::new(rows)) as ArrayRef,
+            _ => Arc::clone(column),
+        })
+        .collect();
+    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &options,
+    )?)
+}
+
+/// The kept input rows that `values` (the window operator's output, in input order) belongs
+/// to, with `values`' window columns appended: one batch per kept batch it spans, so nothing
+/// is concatenated.
+fn rejoin(
+    values: &RecordBatch,
+    window_columns: usize,
+    kept: &mut VecDeque<RecordBatch>,
+    schema: &SchemaRef,
+) -> Result<Vec<RecordBatch>> {
+    let first_window_column = values.num_columns() - window_columns;
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset < values.num_rows() {
+        let Some(front) = kept.pop_front() else {
+            return internal_err!("a window operator returned more rows than it was given");
+        };
+        let len = front.num_rows().min(values.num_rows() - offset);
+        if len < front.num_rows() {
+            kept.push_front(front.slice(len, front.num_rows() - len));
+        }
+        let mut columns = front.slice(0, len).columns().to_vec();
+        columns.extend(
+            values.columns()[first_window_column..]
+                .iter()
+                .map(|c| c.slice(offset, len)),
+        );
+        let options = RecordBatchOptions::new().with_row_count(Some(len));
+        out.push(RecordBatch::try_new_with_options(
+            Arc::clone(schema),
+            columns,
+            &options,
+        )?);
+        offset += len;
+    }
+    Ok(out)
+}
+
+/// The queue is only touched by the one stream that owns both ends, so it is never poisoned
+/// by anyone else; a poisoned lock still holds valid batches.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A leaf that hands each partition the stream [`NarrowWindowExec::execute`] left for it.
+struct StreamSource {
+    schema: SchemaRef,
+    streams: Mutex<HashMap<usize, SendableRecordBatchStream>>,
+    properties: Arc<PlanProperties>,
+}
+
+impl fmt::Debug for StreamSource {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("StreamSource").finish_non_exhaustive()
+    }
+}
+
+impl DisplayAs for StreamSource {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "StreamSource")
+    }
+}
+
+impl ExecutionPlan for StreamSource {
+    fn name(&self) -> &str {
+        "StreamSource"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        match lock(&self.streams).remove(&partition) {
+            Some(stream) => Ok(stream),
+            None => internal_err!("a narrowed window's input is read once per execution"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::datasource::MemTable;
+    use datafusion::execution::SessionStateBuilder;
+    use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    use super::NarrowWindowInputs;
+
+    /// 40 rows in batches of three over two partitions: window partitions of one to five rows
+    /// that straddle batches, and five text columns no window reads.
+    fn table() -> Arc<MemTable> {
+        let mut fields = vec![
+            Field::new("k", DataType::Utf8, true),
+            Field::new("o", DataType::Int64, false),
+            Field::new("v", DataType::Int64, true),
+        ];
+        fields.extend((1..=5).map(|i| Field::new(format!("w{i}"), DataType::Utf8, true)));
+        let schema = Arc::new(Schema::new(fields));
+        let batch = |rows: std::ops::Range<i64>| {
+            let mut columns: Vec<arrow::array::ArrayRef> = vec![
+                Arc::new(StringArray::from_iter(
+                    rows.clone()
+                        .map(|r| (r % 7 != 6).then(|| format!("k{}", r / 3 % 5))),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    rows.clone().map(|r| (r * 7) % 11),
+                )),
+                Arc::new(Int64Array::from_iter(
+                    rows.clone().map(|r| (r % 4 != 0).then_some(r)),
+                )),
+            ];
+            for i in 1..=5 {
+                columns.push(Arc::new(StringArray::from_iter_values(
+                    rows.clone().map(|r| format!("w{i}-{r}")),
+                )));
+            }
+            RecordBatch::try_new(schema.clone(), columns).unwrap()
+        };
+        let partition = |start: i64| {
+            (start..start + 20)
+                .step_by(3)
+                .map(|s| batch(s..(s + 3).min(start + 20)))
+                .collect()
+        };
+        Arc::new(MemTable::try_new(schema.clone(), vec![partition(0), partition(20)]).unwrap())
+    }
+
+    fn context(narrow: bool) -> SessionContext {
+        let mut rules = PhysicalOptimizer::new().rules;
+        if narrow {
+            rules.push(Arc::new(NarrowWindowInputs));
+        }
+        let config = SessionConfig::new()
+            .with_target_partitions(2)
+            .with_batch_size(3);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_physical_optimizer_rules(rules)
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.register_table("t", table()).unwrap();
+        ctx
+    }
+
+    async fn sorted_rows(ctx: &SessionContext, sql: &str) -> (Vec<String>, String) {
+        let frame = ctx.sql(sql).await.unwrap();
+        let plan = frame.clone().create_physical_plan().await.unwrap();
+        let text = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(true)
+            .to_string();
+        let batches = frame.collect().await.unwrap();
+        let mut rows: Vec<String> = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+            .lines()
+            .filter(|l| l.starts_with('|'))
+            .skip(1)
+            .map(str::to_string)
+            .collect();
+        rows.sort();
+        (rows, text)
+    }
+
+    #[tokio::test]
+    async fn narrowed_windows_give_the_wide_operators_rows() {
+        let queries = [
+            "SELECT *, row_number() OVER (PARTITION BY k ORDER BY o DESC, w1) AS rn, \
+                    lag(v) OVER (PARTITION BY k ORDER BY o, w1) AS prev, \
+                    dense_rank() OVER (PARTITION BY k ORDER BY o) AS dr FROM t",
+            "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY k ORDER BY o DESC, w1) AS rn \
+                 FROM t) WHERE rn = 1",
+            "SELECT *, first_value(v) OVER (PARTITION BY k ORDER BY o, w1 ROWS BETWEEN \
+                    UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first, \
+                    sum(v) OVER (PARTITION BY k) AS total FROM t",
+        ];
+        for sql in queries {
+            let (wide, wide_plan) = sorted_rows(&context(false), sql).await;
+            let (narrow, narrow_plan) = sorted_rows(&context(true), sql).await;
+            assert!(!wide_plan.contains("NarrowWindowExec"), "{wide_plan}");
+            assert!(narrow_plan.contains("NarrowWindowExec"), "{narrow_plan}");
+            assert_eq!(
+                narrow.len(),
+                if sql.contains("rn = 1") { 6 } else { 40 },
+                "{sql}"
+            );
+            assert_eq!(narrow, wide, "{sql}\n{narrow_plan}");
+        }
+    }
+}
