@@ -6,6 +6,7 @@ pub mod args;
 pub mod calendar;
 pub mod clock;
 pub mod control;
+pub mod count_distinct;
 pub mod format;
 pub mod joda;
 pub mod nulls;
@@ -75,5 +76,6 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(aggregate::ValueBy::new(true)),
         AggregateUDF::from(aggregate::ValueBy::new(false)),
         AggregateUDF::from(aggregate::DecimalAvg::default()),
+        AggregateUDF::from(count_distinct::Count::default()),
     ]
 }
