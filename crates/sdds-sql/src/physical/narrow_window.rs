@@ -9,7 +9,7 @@
 //! joins the window values back onto them: both operators keep their input's row order, so
 //! the n-th output row belongs to the n-th input row.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +25,9 @@ use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExp
 use datafusion::physical_expr_common::sort_expr::OrderingRequirements;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet, RecordOutput,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
 use datafusion::physical_plan::{
@@ -70,12 +73,12 @@ impl PhysicalOptimizerRule for NarrowWindowInputs {
 pub struct NarrowWindowExec {
     /// The plan it replaces: its input, expressions, schema, properties and requirements.
     inner: Arc<dyn ExecutionPlan>,
-    /// The same operator over [`Self::source`].
-    narrow: Arc<dyn ExecutionPlan>,
-    /// Hands `narrow` each partition's input with the unread columns nulled.
-    source: Arc<StreamSource>,
+    /// The input's schema with each unread column typed `Null`, and the orderings that
+    /// survive that.
+    narrow_properties: Arc<PlanProperties>,
     /// How many window values each output row gets (the last columns of `inner`'s schema).
     window_columns: usize,
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl NarrowWindowExec {
@@ -127,30 +130,37 @@ impl NarrowWindowExec {
                     .cloned()
                     .collect::<Vec<_>>()
             });
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new_with_orderings(Arc::clone(&schema), orderings),
+        let narrow_properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new_with_orderings(schema, orderings),
             Partitioning::UnknownPartitioning(input.output_partitioning().partition_count()),
             EmissionType::Incremental,
             Boundedness::Bounded,
-        );
-        let source = Arc::new(StreamSource {
-            schema,
-            streams: Mutex::new(HashMap::new()),
-            properties: Arc::new(properties),
-        });
-        // The operator checks its input's ordering again; if narrowing lost it, stay wide.
-        let narrow = Arc::clone(node)
-            .replace_children(
-                vec![Arc::clone(&source) as Arc<dyn ExecutionPlan>],
-                ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-            )
-            .ok()?;
-        Some(Self {
+        ));
+        let narrow = Self {
             inner: Arc::clone(node),
-            narrow,
-            source,
+            narrow_properties,
             window_columns: exprs.len(),
-        })
+            metrics: ExecutionPlanMetricsSet::new(),
+        };
+        // The operator checks its input's ordering again; if narrowing lost it, stay wide.
+        let empty = Box::pin(RecordBatchStreamAdapter::new(
+            narrow.narrow_properties.eq_properties.schema().clone(),
+            futures::stream::empty(),
+        ));
+        narrow.over(empty).ok()?;
+        Some(narrow)
+    }
+
+    /// The window operator over `stream`, the narrowed input of one of its partitions.
+    fn over(&self, stream: SendableRecordBatchStream) -> Result<Arc<dyn ExecutionPlan>> {
+        let source = StreamSource {
+            stream: Mutex::new(Some(stream)),
+            properties: Arc::clone(&self.narrow_properties),
+        };
+        Arc::clone(&self.inner).replace_children(
+            vec![Arc::new(source)],
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
     }
 }
 
@@ -226,7 +236,7 @@ impl ExecutionPlan for NarrowWindowExec {
         };
         let wide = input.execute(partition, Arc::clone(&context))?;
         let kept = Arc::new(Mutex::new(VecDeque::<RecordBatch>::new()));
-        let narrow_schema = Arc::clone(&self.source.schema);
+        let narrow_schema = Arc::clone(self.narrow_properties.eq_properties.schema());
         let keep = Arc::clone(&kept);
         let narrowed = wide.map(move |batch| {
             let batch = batch?;
@@ -234,26 +244,33 @@ impl ExecutionPlan for NarrowWindowExec {
             lock(&keep).push_back(batch);
             Ok(narrow)
         });
-        lock(&self.source.streams).insert(
-            partition,
-            Box::pin(RecordBatchStreamAdapter::new(
-                Arc::clone(&self.source.schema),
-                narrowed,
-            )),
-        );
-        let values = self.narrow.execute(partition, context)?;
+        let narrowed = Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(self.narrow_properties.eq_properties.schema()),
+            narrowed,
+        ));
+        let values = self.over(narrowed)?.execute(partition, context)?;
         let schema = self.inner.schema();
         let window_columns = self.window_columns;
         let out_schema = Arc::clone(&schema);
+        let output = BaselineMetrics::new(&self.metrics, partition);
         let joined = values.flat_map(move |batch| {
+            let timer = output.elapsed_compute().timer();
             let joined = batch
                 .and_then(|values| rejoin(&values, window_columns, &mut lock(&kept), &out_schema));
+            timer.done();
             futures::stream::iter(match joined {
-                Ok(batches) => batches.into_iter().map(Ok).collect::<Vec<_>>(),
+                Ok(batches) => batches
+                    .into_iter()
+                    .map(|b| Ok(b.record_output(&output)))
+                    .collect::<Vec<_>>(),
                 Err(e) => vec![Err(e)],
             })
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, joined)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
     }
 }
 
@@ -322,10 +339,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A leaf that hands each partition the stream [`NarrowWindowExec::execute`] left for it.
+/// A leaf that hands out a stream built beforehand, once.
 struct StreamSource {
-    schema: SchemaRef,
-    streams: Mutex<HashMap<usize, SendableRecordBatchStream>>,
+    stream: Mutex<Option<SendableRecordBatchStream>>,
     properties: Arc<PlanProperties>,
 }
 
@@ -370,12 +386,12 @@ impl ExecutionPlan for StreamSource {
 
     fn execute(
         &self,
-        partition: usize,
+        _partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        match lock(&self.streams).remove(&partition) {
+        match lock(&self.stream).take() {
             Some(stream) => Ok(stream),
-            None => internal_err!("a narrowed window's input is read once per execution"),
+            None => internal_err!("a narrowed window's input is read once"),
         }
     }
 }
