@@ -17,6 +17,7 @@ mod error;
 pub mod functions;
 pub mod legacy;
 pub mod materialize;
+mod memory_pool;
 pub mod physical;
 pub mod readonly;
 pub mod report;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use datafusion::common::config::SpillCompression;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
@@ -20,6 +21,7 @@ use crate::dialect;
 use crate::error::SqlError;
 use crate::legacy::{legacy_view_sql, LEGACY_TABLES};
 use crate::materialize::CtePlan;
+use crate::memory_pool::MergeCappedPool;
 use crate::readonly::ReadOnlyTable;
 use crate::views::{self, TimeFilter};
 
@@ -55,10 +57,12 @@ impl Resources {
     }
 
     fn runtime(&self) -> Result<Arc<RuntimeEnv>, SqlError> {
+        let limit = self.memory_limit();
         let pool = TrackConsumersPool::new(
-            FairSpillPool::new(self.memory_limit()),
+            FairSpillPool::new(limit),
             NonZeroUsize::MIN.saturating_add(4),
         );
+        let pool = MergeCappedPool::new(Arc::new(pool), limit / SORT_MERGE_SHARE);
         let mut builder = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool));
         if let Some(dir) = &self.spill_dir {
             builder = builder.with_temp_file_path(dir);
@@ -66,6 +70,12 @@ impl Resources {
         Ok(builder.build_arc()?)
     }
 }
+
+/// How sorts, aggregations and stored CTEs compress what they spill.
+pub(crate) const SPILL_COMPRESSION: SpillCompression = SpillCompression::Lz4Frame;
+
+/// A sort's merge may hold this fraction of the limit (see [`MergeCappedPool`]).
+const SORT_MERGE_SHARE: usize = 8;
 
 /// Most a query's pool may hold by default: with what the pool does not count (Parquet reading,
 /// output buffers) a 1 M-event seller's largest AWS report then stays under 4 GB resident.
@@ -108,6 +118,8 @@ pub async fn open_session(
         .parquet
         .schema_force_view_types = false;
     config.options_mut().sql_parser.map_string_types_to_utf8view = false;
+    // A 10 M-event report spills tens of GB of text; LZ4 makes that a fraction, for little CPU.
+    config.options_mut().execution.spill_compression = SPILL_COMPRESSION;
     let ctx = dialect::session_context(config, options.resources.runtime()?, options.today)?;
     for feed in catalog.feeds() {
         let delta_error = |source| SqlError::Delta {

@@ -121,7 +121,8 @@ impl StoredRows {
             runtime.clone(),
             SpillMetrics::new(&metrics, 0),
             schema.clone(),
-        );
+        )
+        .with_compression_type(crate::session::SPILL_COMPRESSION);
         let stored = streams
             .into_iter()
             .map(|stream| store_partition(name, stream, &schema, &spill, &reservation, budget));
