@@ -96,9 +96,8 @@ impl AggregateUDFImpl for Count {
 /// each group's count.
 #[derive(Debug, Default)]
 pub struct TextDistinctCounts {
-    numbers: HashMap<Box<str>, u32>,
-    texts: Vec<Box<str>>,
-    seen: HashSet<(usize, u32)>,
+    numbers: HashMap<Box<str>, usize>,
+    seen: HashSet<(usize, usize)>,
     counts: Vec<i64>,
     text_bytes: usize,
 }
@@ -108,10 +107,9 @@ impl TextDistinctCounts {
         let number = match self.numbers.get(text) {
             Some(n) => *n,
             None => {
-                let n = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
-                self.texts.push(text.into());
+                let n = self.numbers.len();
                 self.numbers.insert(text.into(), n);
-                self.text_bytes += 2 * text.len();
+                self.text_bytes += text.len();
                 n
             }
         };
@@ -120,24 +118,18 @@ impl TextDistinctCounts {
         }
     }
 
-    /// Removes the pairs of the first `n` groups (all with `EmitTo::All`), renumbering the
-    /// rest from 0; returns the texts of each removed group.
-    fn take_groups(&mut self, emit_to: EmitTo) -> Vec<Vec<u32>> {
-        let n = match emit_to {
-            EmitTo::All => self.counts.len(),
-            EmitTo::First(n) => n,
-        };
-        let mut taken = vec![Vec::new(); n];
+    /// Removes the pairs of the first `n` groups, handing each to `removed` as (group, text
+    /// number), and renumbers the groups left from 0.
+    fn remove_groups(&mut self, n: usize, mut removed: impl FnMut(usize, usize)) {
         let mut kept = HashSet::default();
         for (group, number) in self.seen.drain() {
             if group < n {
-                taken[group].push(number);
+                removed(group, number);
             } else {
                 kept.insert((group - n, number));
             }
         }
         self.seen = kept;
-        taken
     }
 }
 
@@ -161,20 +153,23 @@ impl GroupsAccumulator for TextDistinctCounts {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        self.take_groups(emit_to);
-        Ok(Arc::new(Int64Array::from(
-            emit_to.take_needed(&mut self.counts),
-        )))
+        let counts = emit_to.take_needed(&mut self.counts);
+        self.remove_groups(counts.len(), |_, _| {});
+        Ok(Arc::new(Int64Array::from(counts)))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let groups = self.take_groups(emit_to);
-        emit_to.take_needed(&mut self.counts);
+        let mut groups = vec![Vec::new(); emit_to.take_needed(&mut self.counts).len()];
+        self.remove_groups(groups.len(), |group, number| groups[group].push(number));
+        let mut texts = vec![""; self.numbers.len()];
+        for (text, number) in &self.numbers {
+            texts[*number] = text;
+        }
         let mut lists = ListBuilder::new(StringBuilder::new())
             .with_field(Arc::new(Field::new_list_field(DataType::Utf8, true)));
         for numbers in groups {
             for number in numbers {
-                lists.values().append_value(&self.texts[number as usize]);
+                lists.values().append_value(texts[number]);
             }
             lists.append(true);
         }
@@ -223,10 +218,9 @@ impl GroupsAccumulator for TextDistinctCounts {
     }
 
     fn size(&self) -> usize {
-        self.numbers.capacity() * (size_of::<Box<str>>() + size_of::<u32>() + 1)
-            + self.texts.capacity() * size_of::<Box<str>>()
+        self.numbers.capacity() * (size_of::<Box<str>>() + size_of::<usize>() + 1)
             + self.text_bytes
-            + self.seen.capacity() * (size_of::<(usize, u32)>() + 1)
+            + self.seen.capacity() * (size_of::<(usize, usize)>() + 1)
             + self.counts.capacity() * size_of::<i64>()
     }
 }
