@@ -249,10 +249,7 @@ fn writer_properties(schema: &SchemaRef) -> deltalake::parquet::file::properties
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_compression(Compression::SNAPPY);
     for field in schema.fields() {
-        if matches!(
-            field.data_type(),
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-        ) {
+        if field.data_type().is_string() {
             builder = builder.set_column_statistics_enabled(
                 ColumnPath::from(field.name().as_str()),
                 EnabledStatistics::None,

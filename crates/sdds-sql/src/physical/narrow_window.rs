@@ -237,17 +237,15 @@ impl ExecutionPlan for NarrowWindowExec {
         let wide = input.execute(partition, Arc::clone(&context))?;
         let kept = Arc::new(Mutex::new(VecDeque::<RecordBatch>::new()));
         let narrow_schema = Arc::clone(self.narrow_properties.eq_properties.schema());
+        let batch_schema = Arc::clone(&narrow_schema);
         let keep = Arc::clone(&kept);
         let narrowed = wide.map(move |batch| {
             let batch = batch?;
-            let narrow = narrowed(&batch, &narrow_schema)?;
+            let narrow = null_unread(&batch, &batch_schema)?;
             lock(&keep).push_back(batch);
             Ok(narrow)
         });
-        let narrowed = Box::pin(RecordBatchStreamAdapter::new(
-            Arc::clone(self.narrow_properties.eq_properties.schema()),
-            narrowed,
-        ));
+        let narrowed = Box::pin(RecordBatchStreamAdapter::new(narrow_schema, narrowed));
         let values = self.over(narrowed)?.execute(partition, context)?;
         let schema = self.inner.schema();
         let window_columns = self.window_columns;
@@ -275,7 +273,7 @@ impl ExecutionPlan for NarrowWindowExec {
 }
 
 /// `batch` with every column typed `Null` in `schema` replaced by an all-null column.
-fn narrowed(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+fn null_unread(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     let rows = batch.num_rows();
     let columns = batch
         .columns()
