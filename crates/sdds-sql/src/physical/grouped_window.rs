@@ -1,16 +1,19 @@
-//! Aggregates over whole window partitions (`sum(x) OVER (PARTITION BY k)`), computed chunk
-//! by chunk and vectorised.
+//! Window functions over whole partitions (`sum(x) OVER (PARTITION BY k)`,
+//! `first_value(x) OVER (PARTITION BY k ORDER BY o ROWS BETWEEN UNBOUNDED PRECEDING AND
+//! UNBOUNDED FOLLOWING)`), computed a chunk of partitions at a time.
 //!
 //! DataFusion evaluates such windows with `WindowAggExec`, which holds its entire input,
 //! concatenates it into one batch, calls each window expression once per partition and emits
 //! the result as a single batch. AWS's billed-revenue report has about a hundred of them over
-//! 400 000 line items in partitions of two or three rows: tens of millions of tiny
-//! evaluations, one batch of a gigabyte that the next sort cannot reserve, and nothing that can
-//! spill. The input arrives sorted by the partition keys, so [`GroupedWindowExec`] takes it a
-//! chunk of whole partitions at a time and evaluates each aggregate over the chunk in one pass
-//! with a grouped accumulator (the partition's position in the chunk is its group), then
-//! spreads each result to its partition's rows. Memory is one chunk; results and row order are
-//! `WindowAggExec`'s.
+//! 400 000 line items (4 M at ten times the data) in partitions of two or three rows: tens of
+//! millions of tiny evaluations, and an input of gigabytes held where the memory pool does not
+//! see it (at 10 M billing events, 14 GB beyond a 3 GiB limit). The input arrives sorted by
+//! the partition keys, so [`GroupedWindowExec`] takes it a chunk of whole partitions at a time.
+//! Plain aggregates are evaluated over the chunk in one pass with a grouped accumulator (the
+//! partition's position in the chunk is its group); any other window function as
+//! `WindowAggExec` does, once per partition, over only the columns it reads. The input batches
+//! are passed on as they came with the window values appended. Memory is one chunk; results
+//! and row order are `WindowAggExec`'s.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -18,8 +21,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
-use arrow::compute::{cast, concat_batches, take};
+use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow::compute::{cast, concat, concat_batches, take};
 use arrow::datatypes::SchemaRef;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
@@ -38,11 +41,10 @@ use datafusion::physical_plan::{
 };
 use futures::{Stream, StreamExt};
 
-/// Rows gathered before a chunk is evaluated (plus the rest of the partition it ends in).
-const CHUNK_ROWS: usize = 65_536;
+use super::narrow_window::{null_unread, nulled_schema, read_columns, rejoin};
 
-/// Replaces each `WindowAggExec` whose expressions are all plain aggregates over whole
-/// partitions with a [`GroupedWindowExec`].
+/// Replaces each `WindowAggExec` over partitions (DataFusion's operator for windows whose frame
+/// reaches the partition's end) with a [`GroupedWindowExec`].
 #[derive(Debug, Default)]
 pub struct GroupWholePartitionWindows;
 
@@ -56,7 +58,7 @@ impl PhysicalOptimizerRule for GroupWholePartitionWindows {
             let Some(window) = node.downcast_ref::<WindowAggExec>() else {
                 return Ok(Transformed::no(node));
             };
-            if !whole_partition_aggregates(window.window_expr()) {
+            if !groupable(window)? {
                 return Ok(Transformed::no(node));
             }
             let inner = Arc::new(window.clone());
@@ -75,35 +77,40 @@ impl PhysicalOptimizerRule for GroupWholePartitionWindows {
     }
 }
 
-/// True when every expression aggregates (without DISTINCT or FILTER) over its whole
-/// partition, and all share non-empty partition keys.
-fn whole_partition_aggregates(exprs: &[Arc<dyn WindowExpr>]) -> bool {
+/// True when all expressions share non-empty partition keys and the input is sorted on every
+/// one of them, so that each run of equal keys is one window partition.
+fn groupable(window: &WindowAggExec) -> Result<bool> {
+    let exprs = window.window_expr();
     let Some(first) = exprs.first() else {
-        return false;
+        return Ok(false);
     };
     if first.partition_by().is_empty() {
-        return false;
+        return Ok(false);
     }
-    exprs.iter().all(|e| {
-        let Some(plain) = e.as_any().downcast_ref::<PlainAggregateWindowExpr>() else {
-            return false;
-        };
-        let frame = e.get_window_frame();
-        let aggregate = plain.get_aggregate_expr();
-        frame.start_bound.is_unbounded()
-            && frame.end_bound.is_unbounded()
-            && !aggregate.is_distinct()
-            // FILTER (WHERE ...) is not reachable through the public API, but named.
-            && !e.name().contains("FILTER (WHERE")
-            && e.partition_by().len() == first.partition_by().len()
+    let same_keys = exprs.iter().all(|e| {
+        e.partition_by().len() == first.partition_by().len()
             && e.partition_by()
                 .iter()
                 .zip(first.partition_by())
                 .all(|(a, b)| a.as_ref() == b.as_ref())
-    })
+    });
+    Ok(same_keys && window.partition_by_sort_keys()?.len() == first.partition_by().len())
 }
 
-/// Whole-partition window aggregates over input sorted by the partition keys.
+/// `expr` as an aggregate, if it aggregates (without DISTINCT or FILTER) over its whole
+/// partition: then a grouped accumulator computes it for all partitions of a chunk at once.
+fn whole_partition_aggregate(expr: &Arc<dyn WindowExpr>) -> Option<&PlainAggregateWindowExpr> {
+    let plain = expr.as_any().downcast_ref::<PlainAggregateWindowExpr>()?;
+    let frame = expr.get_window_frame();
+    let whole = frame.start_bound.is_unbounded()
+        && frame.end_bound.is_unbounded()
+        && !plain.get_aggregate_expr().is_distinct()
+        // FILTER (WHERE ...) is not reachable through the public API, but named.
+        && !expr.name().contains("FILTER (WHERE");
+    whole.then_some(plain)
+}
+
+/// Window functions over whole partitions, on input sorted by the partition keys.
 #[derive(Debug)]
 pub struct GroupedWindowExec {
     /// The plan it replaces: its input, expressions, schema, properties and requirements.
@@ -185,44 +192,64 @@ impl ExecutionPlan for GroupedWindowExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let batch_size = context.session_config().batch_size();
+        let chunk_rows = 2 * context.session_config().batch_size();
         let input = self.inner.input().execute(partition, context)?;
+        let window_expr = self.inner.window_expr().to_vec();
+        let input_schema = input.schema();
+        let narrow_schema =
+            nulled_schema(&input_schema, &read_columns(&input_schema, &window_expr));
         Ok(Box::pin(GroupedWindowStream {
-            batch_size,
             ready: VecDeque::new(),
             schema: self.inner.schema(),
             input,
-            window_expr: self.inner.window_expr().to_vec(),
+            narrow_schema,
+            window_expr,
             partition_keys: self.partition_keys.clone(),
-            buffered: Vec::new(),
+            buffered: VecDeque::new(),
             buffered_rows: 0,
+            chunk_rows,
+            evaluate_at: chunk_rows,
             finished: false,
         }))
     }
 }
 
 struct GroupedWindowStream {
-    batch_size: usize,
-    /// Evaluated rows, in batches of `batch_size`, waiting to be taken.
+    /// Input rows with their window values, waiting to be taken.
     ready: VecDeque<RecordBatch>,
     schema: SchemaRef,
     input: SendableRecordBatchStream,
+    /// The input's schema with the columns no expression reads typed `Null`.
+    narrow_schema: SchemaRef,
     window_expr: Vec<Arc<dyn WindowExpr>>,
     partition_keys: Vec<PhysicalSortExpr>,
-    buffered: Vec<RecordBatch>,
+    /// Input rows not yet evaluated, as they came.
+    buffered: VecDeque<RecordBatch>,
     buffered_rows: usize,
+    /// Rows gathered before a chunk is evaluated (the partition it ends in waits for the
+    /// next): two batches.
+    chunk_rows: usize,
+    /// Buffered rows at which the next chunk is evaluated: `chunk_rows`, or twice what was
+    /// buffered when a partition had not ended yet (so a long one is scanned a few times, not
+    /// once per batch).
+    evaluate_at: usize,
     finished: bool,
 }
 
 impl GroupedWindowStream {
     /// Evaluates the buffered rows' complete partitions (all of them at the end of the input)
-    /// and keeps the rest.
-    fn evaluate_chunk(&mut self, last: bool) -> Result<Option<RecordBatch>> {
+    /// and queues them with their window values; keeps the rest.
+    fn evaluate_chunk(&mut self, last: bool) -> Result<()> {
         if self.buffered_rows == 0 {
-            return Ok(None);
+            return Ok(());
         }
-        let batch = concat_batches(&self.input.schema(), &self.buffered)?;
-        self.buffered.clear();
+        let narrow = self
+            .buffered
+            .iter()
+            .map(|b| null_unread(b, &self.narrow_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let batch = concat_batches(&self.narrow_schema, &narrow)?;
+        drop(narrow);
         let keys = self
             .partition_keys
             .iter()
@@ -231,53 +258,65 @@ impl GroupedWindowStream {
         let mut ranges = evaluate_partition_ranges(batch.num_rows(), &keys)?;
         if !last {
             // The last partition may continue in the next batches.
-            // A non-empty batch has at least one partition range.
-            #[allow(clippy::expect_used)]
-            let open = ranges.pop().expect("a non-empty batch has a partition");
+            ranges.pop();
             if ranges.is_empty() {
-                self.buffered.push(batch);
-                return Ok(None);
+                self.evaluate_at = self.buffered_rows.saturating_mul(2);
+                return Ok(());
             }
-            self.buffered.push(batch.slice(open.start, open.len()));
-            self.buffered_rows = open.len();
-        } else {
-            self.buffered_rows = 0;
         }
+        self.evaluate_at = self.chunk_rows;
         let rows = ranges.last().map_or(0, |r| r.end);
         let chunk = batch.slice(0, rows);
-        let mut group_of_row = Vec::with_capacity(rows);
-        for (group, range) in ranges.iter().enumerate() {
-            group_of_row.extend(std::iter::repeat_n(group, range.len()));
-        }
-        let spread = UInt32Array::from_iter_values(group_of_row.iter().map(|g| *g as u32));
-        let mut columns = chunk.columns().to_vec();
-        for expr in &self.window_expr {
-            let values = per_partition(expr, &chunk, &ranges, &group_of_row)?;
-            let values = take(values.as_ref(), &spread, None)?;
-            let wanted = expr.field()?.data_type().clone();
-            columns.push(if values.data_type() == &wanted {
-                values
-            } else {
-                cast(&values, &wanted)?
-            });
-        }
-        Ok(Some(RecordBatch::try_new(self.schema.clone(), columns)?))
+        let values = self
+            .window_expr
+            .iter()
+            .map(|expr| evaluate(expr, &chunk, &ranges))
+            .collect::<Result<Vec<_>>>()?;
+        self.ready
+            .extend(rejoin(&values, &mut self.buffered, &self.schema)?);
+        self.buffered_rows -= rows;
+        Ok(())
     }
+}
+
+/// One window expression over `chunk`, whose rows are the partitions `ranges`: a value per row.
+fn evaluate(
+    expr: &Arc<dyn WindowExpr>,
+    chunk: &RecordBatch,
+    ranges: &[std::ops::Range<usize>],
+) -> Result<ArrayRef> {
+    let Some(plain) = whole_partition_aggregate(expr) else {
+        // As WindowAggExec does: once per partition.
+        let values = ranges
+            .iter()
+            .map(|r| expr.evaluate(&chunk.slice(r.start, r.len())))
+            .collect::<Result<Vec<_>>>()?;
+        let values: Vec<&dyn Array> = values.iter().map(|v| v.as_ref()).collect();
+        return Ok(concat(&values)?);
+    };
+    let mut group_of_row = Vec::with_capacity(chunk.num_rows());
+    for (group, range) in ranges.iter().enumerate() {
+        group_of_row.extend(std::iter::repeat_n(group, range.len()));
+    }
+    let spread = UInt32Array::from_iter_values(group_of_row.iter().map(|g| *g as u32));
+    let values = per_partition(plain, expr, chunk, ranges, &group_of_row)?;
+    let values = take(values.as_ref(), &spread, None)?;
+    let wanted = expr.field()?.data_type().clone();
+    Ok(if values.data_type() == &wanted {
+        values
+    } else {
+        cast(&values, &wanted)?
+    })
 }
 
 /// One aggregate over each partition of `chunk`: one value per range.
 fn per_partition(
+    plain: &PlainAggregateWindowExpr,
     expr: &Arc<dyn WindowExpr>,
     chunk: &RecordBatch,
     ranges: &[std::ops::Range<usize>],
     group_of_row: &[usize],
 ) -> Result<ArrayRef> {
-    // The rule wraps only windows whose every expression is a PlainAggregateWindowExpr.
-    #[allow(clippy::expect_used)]
-    let plain = expr
-        .as_any()
-        .downcast_ref::<PlainAggregateWindowExpr>()
-        .expect("checked by the rule");
     let aggregate = plain.get_aggregate_expr();
     let args = expr.evaluate_args(chunk)?;
     if aggregate.groups_accumulator_supported() {
@@ -298,18 +337,6 @@ fn per_partition(
     datafusion::common::ScalarValue::iter_to_array(values)
 }
 
-impl GroupedWindowStream {
-    /// Queues an evaluated chunk in batches of the session's size.
-    fn queue(&mut self, chunk: RecordBatch) {
-        let mut offset = 0;
-        while offset < chunk.num_rows() {
-            let len = self.batch_size.min(chunk.num_rows() - offset);
-            self.ready.push_back(chunk.slice(offset, len));
-            offset += len;
-        }
-    }
-}
-
 impl Stream for GroupedWindowStream {
     type Item = Result<RecordBatch>;
 
@@ -321,13 +348,13 @@ impl Stream for GroupedWindowStream {
             if self.finished {
                 return Poll::Ready(None);
             }
-            let chunk = match self.input.poll_next_unpin(cx) {
+            let evaluated = match self.input.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(Some(Ok(batch))) => {
                     self.buffered_rows += batch.num_rows();
-                    self.buffered.push(batch);
-                    if self.buffered_rows < CHUNK_ROWS {
+                    self.buffered.push_back(batch);
+                    if self.buffered_rows < self.evaluate_at {
                         continue;
                     }
                     self.evaluate_chunk(false)
@@ -337,10 +364,8 @@ impl Stream for GroupedWindowStream {
                     self.evaluate_chunk(true)
                 }
             };
-            match chunk {
-                Ok(Some(chunk)) => self.queue(chunk),
-                Ok(None) => {}
-                Err(e) => return Poll::Ready(Some(Err(e))),
+            if let Err(e) = evaluated {
+                return Poll::Ready(Some(Err(e)));
             }
         }
     }
@@ -349,5 +374,42 @@ impl Stream for GroupedWindowStream {
 impl RecordBatchStream for GroupedWindowStream {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::GroupWholePartitionWindows;
+    use crate::physical::narrow_window::tests::{context, sorted_rows};
+
+    #[tokio::test]
+    async fn grouped_windows_give_window_agg_exec_rows() {
+        let whole = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING";
+        let queries = [
+            // Plain aggregates: the grouped accumulators.
+            "SELECT *, sum(v) OVER (PARTITION BY k) AS total, count(*) OVER (PARTITION BY k) \
+                 AS n, max(w3) OVER (PARTITION BY k) AS m, avg(v) OVER (PARTITION BY k) AS a \
+                 FROM t"
+                .to_string(),
+            // Ordered value functions and DISTINCT: evaluated once per partition.
+            format!(
+                "SELECT *, first_value(v) OVER (PARTITION BY k ORDER BY o DESC, w1 {whole}) \
+                     AS f, last_value(w2) OVER (PARTITION BY k ORDER BY o DESC, w1 {whole}) \
+                     AS l, sum(v) OVER (PARTITION BY k ORDER BY o DESC, w1 {whole}) AS s FROM t"
+            ),
+            "SELECT k, o, count(DISTINCT o) OVER (PARTITION BY k) AS d FROM t".to_string(),
+        ];
+        for sql in &queries {
+            let (plain, plain_plan) = sorted_rows(&context(vec![]), sql).await;
+            let (grouped, grouped_plan) =
+                sorted_rows(&context(vec![Arc::new(GroupWholePartitionWindows)]), sql).await;
+            assert!(plain_plan.contains("WindowAggExec"), "{plain_plan}");
+            assert!(grouped_plan.contains("GroupedWindowExec"), "{grouped_plan}");
+            assert!(!grouped_plan.contains(" WindowAggExec"), "{grouped_plan}");
+            assert_eq!(grouped.len(), 40, "{sql}");
+            assert_eq!(grouped, plain, "{sql}\n{grouped_plan}");
+        }
     }
 }

@@ -13,7 +13,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{ArrayRef, NullArray, RecordBatch, RecordBatchOptions};
+use arrow::array::{ArrayRef, NullArray, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
@@ -88,36 +89,11 @@ impl NarrowWindowExec {
         let exprs = window_exprs(node.as_ref())?;
         let input = node.children().first().map(|c| Arc::clone(c))?;
         let input_schema = input.schema();
-        let mut read = vec![false; input_schema.fields().len()];
-        for expr in exprs {
-            let all = expr.all_expressions();
-            let used = all
-                .args
-                .iter()
-                .chain(&all.partition_by_exprs)
-                .chain(&all.order_by_exprs);
-            for column in used.flat_map(collect_columns) {
-                read[column.index()] = true;
-            }
-        }
+        let read = read_columns(&input_schema, exprs);
         if read.iter().filter(|r| !**r).count() < MIN_UNREAD_COLUMNS {
             return None;
         }
-        let fields = input_schema
-            .fields()
-            .iter()
-            .zip(&read)
-            .map(|(field, read)| {
-                if *read {
-                    Arc::clone(field)
-                } else {
-                    Arc::new(Field::new(field.name(), DataType::Null, true))
-                }
-            });
-        let schema = Arc::new(Schema::new_with_metadata(
-            fields.collect::<Vec<_>>(),
-            input_schema.metadata().clone(),
-        ));
+        let schema = nulled_schema(&input_schema, &read);
         // Each ordering of the input, up to its first sort key that reads a nulled column.
         let orderings = input
             .equivalence_properties()
@@ -162,6 +138,39 @@ impl NarrowWindowExec {
             ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
         )
     }
+}
+
+/// Which of `input`'s columns the window expressions read (as arguments, partition or order
+/// keys).
+pub(super) fn read_columns(input: &SchemaRef, exprs: &[Arc<dyn WindowExpr>]) -> Vec<bool> {
+    let mut read = vec![false; input.fields().len()];
+    for expr in exprs {
+        let all = expr.all_expressions();
+        let used = all
+            .args
+            .iter()
+            .chain(&all.partition_by_exprs)
+            .chain(&all.order_by_exprs);
+        for column in used.flat_map(collect_columns) {
+            read[column.index()] = true;
+        }
+    }
+    read
+}
+
+/// `input` with each column not `read` typed `Null`.
+pub(super) fn nulled_schema(input: &SchemaRef, read: &[bool]) -> SchemaRef {
+    let fields = input.fields().iter().zip(read).map(|(field, read)| {
+        if *read {
+            Arc::clone(field)
+        } else {
+            Arc::new(Field::new(field.name(), DataType::Null, true))
+        }
+    });
+    Arc::new(Schema::new_with_metadata(
+        fields.collect::<Vec<_>>(),
+        input.metadata().clone(),
+    ))
 }
 
 /// The window expressions of a window operator; `None` for any other plan.
@@ -253,8 +262,10 @@ impl ExecutionPlan for NarrowWindowExec {
         let output = BaselineMetrics::new(&self.metrics, partition);
         let joined = values.flat_map(move |batch| {
             let timer = output.elapsed_compute().timer();
-            let joined = batch
-                .and_then(|values| rejoin(&values, window_columns, &mut lock(&kept), &out_schema));
+            let joined = batch.and_then(|values| {
+                let first = values.num_columns() - window_columns;
+                rejoin(&values.columns()[first..], &mut lock(&kept), &out_schema)
+            });
             timer.done();
             futures::stream::iter(match joined {
                 Ok(batches) => batches
@@ -273,7 +284,7 @@ impl ExecutionPlan for NarrowWindowExec {
 }
 
 /// `batch` with every column typed `Null` in `schema` replaced by an all-null column.
-fn null_unread(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+pub(super) fn null_unread(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     let rows = batch.num_rows();
     let columns = batch
         .columns()
@@ -292,32 +303,32 @@ fn null_unread(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     )?)
 }
 
-/// The kept input rows that `values` (the window operator's output, in input order) belongs
-/// to, with `values`' window columns appended: one batch per kept batch it spans, so nothing
-/// is concatenated.
-fn rejoin(
-    values: &RecordBatch,
-    window_columns: usize,
+/// The kept input rows that `values` (window columns, one value per row, in input order)
+/// belong to, with those columns appended: one batch per kept batch they span, so the input
+/// columns are not concatenated.
+pub(super) fn rejoin(
+    values: &[ArrayRef],
     kept: &mut VecDeque<RecordBatch>,
     schema: &SchemaRef,
 ) -> Result<Vec<RecordBatch>> {
-    let first_window_column = values.num_columns() - window_columns;
+    let rows = values.first().map_or(0, |v| v.len());
     let mut out = Vec::new();
     let mut offset = 0;
-    while offset < values.num_rows() {
+    while offset < rows {
         let Some(front) = kept.pop_front() else {
             return internal_err!("a window operator returned more rows than it was given");
         };
-        let len = front.num_rows().min(values.num_rows() - offset);
+        let len = front.num_rows().min(rows - offset);
         if len < front.num_rows() {
             kept.push_front(front.slice(len, front.num_rows() - len));
         }
         let mut columns = front.slice(0, len).columns().to_vec();
-        columns.extend(
-            values.columns()[first_window_column..]
-                .iter()
-                .map(|c| c.slice(offset, len)),
-        );
+        // Copied, not sliced: a slice would be counted at its whole array's size by every
+        // operator that reserves memory for the batch (and by a spill file's merge).
+        let rows = UInt32Array::from_iter_values(offset as u32..(offset + len) as u32);
+        for value in values {
+            columns.push(take(value.as_ref(), &rows, None)?);
+        }
         let options = RecordBatchOptions::new().with_row_count(Some(len));
         out.push(RecordBatch::try_new_with_options(
             Arc::clone(schema),
@@ -329,8 +340,6 @@ fn rejoin(
     Ok(out)
 }
 
-/// The queue is only touched by the one stream that owns both ends, so it is never poisoned
-/// by anyone else; a poisoned lock still holds valid batches.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
@@ -395,7 +404,7 @@ impl ExecutionPlan for StreamSource {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
 
     use arrow::array::{Int64Array, RecordBatch, StringArray};
@@ -403,6 +412,7 @@ mod tests {
     use datafusion::datasource::MemTable;
     use datafusion::execution::SessionStateBuilder;
     use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+    use datafusion::physical_optimizer::PhysicalOptimizerRule;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
     use super::NarrowWindowInputs;
@@ -446,25 +456,30 @@ mod tests {
         Arc::new(MemTable::try_new(schema.clone(), vec![partition(0), partition(20)]).unwrap())
     }
 
-    fn context(narrow: bool) -> SessionContext {
-        let mut rules = PhysicalOptimizer::new().rules;
-        if narrow {
-            rules.push(Arc::new(NarrowWindowInputs));
-        }
+    /// A session over [`table`] in batches of three, with `rules` after DataFusion's own.
+    pub(in crate::physical) fn context(
+        rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>>,
+    ) -> SessionContext {
+        let mut all = PhysicalOptimizer::new().rules;
+        all.extend(rules);
         let config = SessionConfig::new()
             .with_target_partitions(2)
             .with_batch_size(3);
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
-            .with_physical_optimizer_rules(rules)
+            .with_physical_optimizer_rules(all)
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_table("t", table()).unwrap();
         ctx
     }
 
-    async fn sorted_rows(ctx: &SessionContext, sql: &str) -> (Vec<String>, String) {
+    /// The rows of `sql`, sorted, and its physical plan.
+    pub(in crate::physical) async fn sorted_rows(
+        ctx: &SessionContext,
+        sql: &str,
+    ) -> (Vec<String>, String) {
         let frame = ctx.sql(sql).await.unwrap();
         let plan = frame.clone().create_physical_plan().await.unwrap();
         let text = datafusion::physical_plan::displayable(plan.as_ref())
@@ -496,8 +511,9 @@ mod tests {
                     sum(v) OVER (PARTITION BY k) AS total FROM t",
         ];
         for sql in queries {
-            let (wide, wide_plan) = sorted_rows(&context(false), sql).await;
-            let (narrow, narrow_plan) = sorted_rows(&context(true), sql).await;
+            let (wide, wide_plan) = sorted_rows(&context(vec![]), sql).await;
+            let (narrow, narrow_plan) =
+                sorted_rows(&context(vec![Arc::new(NarrowWindowInputs)]), sql).await;
             assert!(!wide_plan.contains("NarrowWindowExec"), "{wide_plan}");
             assert!(narrow_plan.contains("NarrowWindowExec"), "{narrow_plan}");
             assert_eq!(
