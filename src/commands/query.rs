@@ -11,8 +11,8 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement;
 use sdds_feeds::Catalog;
 use sdds_sql::{
-    check_read_only, execute_statement, open_session, parse_statements, SessionOptions, SqlError,
-    TimeFilter,
+    check_read_only, execute_statement, execute_stream, open_session, parse_statements,
+    SessionOptions, SqlError, TimeFilter,
 };
 use sdds_warehouse::{History, Warehouse};
 
@@ -83,8 +83,7 @@ impl QuerySession {
         let frame = execute_statement(&self.ctx, statement)
             .await
             .map_err(|e| self.explain(e.into()))?;
-        frame
-            .execute_stream()
+        execute_stream(frame)
             .await
             .map_err(|e| self.explain(e.into()))
     }

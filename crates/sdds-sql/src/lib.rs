@@ -28,7 +28,7 @@ pub use error::{format_bytes, FunctionError, SqlError};
 pub use readonly::{check_read_only, Refusal};
 pub use report::{Report, ReportCatalog, ReportError, ReportParams};
 pub use session::{
-    default_memory_limit, execute_statement, open_session, parse_statements, run_sql, Resources,
-    SessionOptions,
+    default_memory_limit, execute_statement, execute_stream, open_session, parse_statements,
+    run_sql, Resources, SessionOptions,
 };
 pub use views::TimeFilter;

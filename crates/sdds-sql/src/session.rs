@@ -10,10 +10,14 @@ use datafusion::common::config::SpillCompression;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::TrackConsumersPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
+use futures::StreamExt;
 use sdds_feeds::Catalog;
 use sdds_warehouse::Warehouse;
 
@@ -21,7 +25,7 @@ use crate::dialect;
 use crate::error::SqlError;
 use crate::legacy::{legacy_view_sql, LEGACY_TABLES};
 use crate::materialize::CtePlan;
-use crate::memory_pool::MergeCappedPool;
+use crate::memory_pool::{MergeCappedPool, SharePool};
 use crate::readonly::ReadOnlyTable;
 use crate::views::{self, TimeFilter};
 
@@ -58,10 +62,8 @@ impl Resources {
 
     fn runtime(&self) -> Result<Arc<RuntimeEnv>, SqlError> {
         let limit = self.memory_limit();
-        let pool = TrackConsumersPool::new(
-            FairSpillPool::new(limit),
-            NonZeroUsize::MIN.saturating_add(4),
-        );
+        let pool =
+            TrackConsumersPool::new(SharePool::new(limit), NonZeroUsize::MIN.saturating_add(4));
         let pool = MergeCappedPool::new(Arc::new(pool), limit / SORT_MERGE_SHARE);
         let mut builder = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool));
         if let Some(dir) = &self.spill_dir {
@@ -192,6 +194,37 @@ async fn plan_statement(
     let plan = ctx.state().statement_to_plan(statement).await?;
     drop(stored);
     Ok(ctx.execute_logical_plan(plan).await?)
+}
+
+/// Starts `frame`. At trace level (`-vvv`) its physical plan is logged with its metrics when
+/// the stream ends or fails: where a statement's time, rows and spills went.
+pub async fn execute_stream(frame: DataFrame) -> Result<SendableRecordBatchStream, SqlError> {
+    let task = Arc::new(frame.task_ctx());
+    let physical = frame.create_physical_plan().await?;
+    let stream = datafusion::physical_plan::execute_stream(Arc::clone(&physical), task)?;
+    if !tracing::enabled!(tracing::Level::TRACE) {
+        return Ok(stream);
+    }
+    let schema = stream.schema();
+    let mut plan = Some(physical);
+    let mut log = move || {
+        if let Some(plan) = plan.take() {
+            tracing::trace!(
+                plan = %DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true),
+                "statement plan with metrics"
+            );
+        }
+    };
+    let traced = stream
+        .map(Some)
+        .chain(futures::stream::once(async { None }))
+        .filter_map(move |item| {
+            if !matches!(item, Some(Ok(_))) {
+                log();
+            }
+            futures::future::ready(item)
+        });
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, traced)))
 }
 
 /// DataFusion's "table 'sdds.default.x' not found", said with the name as written and the
