@@ -158,13 +158,19 @@ ev AS (
     b.payment_due_date,
     coalesce(nullif(b.buyer_transaction_reference_id, ''), nullif(b.transaction_reference_id, '')) AS transaction_reference_id,
     coalesce(nullif(b.broker_id, ''), 'AWS_INC') AS broker
-  FROM billingeventfeed_v1 b
-  LEFT JOIN dup_win w ON w.billing_event_id = b.billing_event_id AND w._source_key = b._source_key AND w._source_line = b._source_line
-  LEFT JOIN disb d ON d.disbursement_id = b.disbursement_billing_event_id
+  -- RIGHT JOINs, so that the small lookups rather than the events are the hash tables (the
+  -- planner cannot size the lookups; at 10 M billing events the events do not fit in memory).
+  FROM (SELECT DISTINCT agreement_id AS known_agreement_id FROM agreement_current) ag
+  RIGHT JOIN (disb d
+    RIGHT JOIN (dup_win w
+      RIGHT JOIN billingeventfeed_v1 b
+        ON w.billing_event_id = b.billing_event_id AND w._source_key = b._source_key AND w._source_line = b._source_line)
+      ON d.disbursement_id = b.disbursement_billing_event_id)
+    ON ag.known_agreement_id = b.agreement_id
   WHERE (w.billing_event_id IS NOT NULL OR (b.delete_date IS NULL AND b.billing_event_id NOT IN (SELECT billing_event_id FROM dup)))
     AND coalesce(b.transaction_type, '') NOT LIKE 'DISBURSEMENT%'
     AND (coalesce(b.agreement_id, '') = ''
-         OR (b.invoice_date IS NOT NULL AND b.agreement_id IN (SELECT agreement_id FROM agreement_current)))
+         OR (b.invoice_date IS NOT NULL AND ag.known_agreement_id IS NOT NULL))
 ),
 -- The events summed per line and pricing currency, and disbursement currency as delivered.
 a1 AS (

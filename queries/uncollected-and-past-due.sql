@@ -55,9 +55,13 @@ invoices AS (
     sum(CASE WHEN l.balance_impacting = 1 AND l.action IN ('INVOICED', 'FORGIVEN') THEN l.amount ELSE 0 END) AS seller_net,
     -sum(CASE WHEN l.action = 'DISBURSED' THEN l.amount ELSE 0 END) AS disbursed,
     max(CASE WHEN l.action = 'DISBURSED' AND f.billing_event_id IS NULL THEN p.disbursement_date END) AS last_disbursement
-  FROM lines l
-  LEFT JOIN payouts p ON l.disbursement_billing_event_id = p.billing_event_id
-  LEFT JOIN failed f ON l.disbursement_billing_event_id = f.billing_event_id
+  -- Written as RIGHT JOINs so that the small payout lookups, not the lines, are the hash
+  -- tables: the view's row count is unknown to the planner, and at 10 M billing events the
+  -- lines do not fit in memory.
+  FROM failed f
+  RIGHT JOIN (payouts p
+    RIGHT JOIN lines l ON l.disbursement_billing_event_id = p.billing_event_id)
+    ON l.disbursement_billing_event_id = f.billing_event_id
   WHERE $broker IS NULL OR l.broker = $broker
   GROUP BY l.invoice, l.broker, l.currency
 ),
