@@ -150,8 +150,9 @@ const SORT_MERGE: &str = "ExternalSorterMerge";
 /// Once a sort has spilled, DataFusion merges its sorted files with a reservation that grows
 /// by a batch per file, for as many files as the pool grants, and cannot spill. At 10 M
 /// billing events the two partitions of one sort in AWS's billed-revenue report held 2.6 of
-/// the 3 GiB this way and the next operator could not get 10 MB. Refused beyond its share, a
-/// merge reads fewer files at a time (DataFusion then merges in several passes).
+/// the 3 GiB this way and the next operator could not get 10 MB. Refused beyond its share
+/// when the pool runs low, a merge reads fewer files at a time (DataFusion then merges in
+/// several passes).
 #[derive(Debug)]
 pub struct MergeCappedPool {
     inner: Arc<dyn MemoryPool>,
@@ -198,7 +199,17 @@ impl MemoryPool for MergeCappedPool {
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
         let wanted = reservation.size().saturating_add(additional);
-        if wanted > self.merge_cap && reservation.consumer().name().starts_with(SORT_MERGE) {
+        let limit = match self.inner.memory_limit() {
+            MemoryLimit::Finite(limit) => limit,
+            _ => usize::MAX,
+        };
+        // Beyond its cap a merge may still grow while a quarter of the pool stays free after
+        // it: a sort that merges while little else runs need not merge in several passes.
+        let free_after = limit.saturating_sub(self.inner.reserved().saturating_add(additional));
+        if wanted > self.merge_cap
+            && free_after < limit / 4
+            && reservation.consumer().name().starts_with(SORT_MERGE)
+        {
             return Err(resources_datafusion_err!(
                 "Failed to allocate additional {additional} bytes for {}: a sort's merge may \
                  hold at most {} bytes",
@@ -258,22 +269,27 @@ mod tests {
     }
 
     #[test]
-    fn only_a_sort_merge_is_held_to_its_share() {
+    fn a_sort_merge_is_held_to_its_share_when_the_pool_runs_low() {
         let pool: Arc<dyn MemoryPool> = Arc::new(MergeCappedPool::new(
             Arc::new(FairSpillPool::new(1000)),
             100,
         ));
         let merge = MemoryConsumer::new("ExternalSorterMerge[1]").register(&pool);
         merge.try_grow(60).unwrap();
-        let refused = merge.try_grow(60).unwrap_err().to_string();
-        assert!(refused.contains("at most 100 bytes"), "{refused}");
-        assert_eq!(merge.size(), 60);
-        merge.try_grow(40).unwrap();
-        // Any other consumer, spillable or not, gets what the pool has.
+        // Beyond its share while the pool is mostly free ...
+        merge.try_grow(60).unwrap();
         let join = MemoryConsumer::new("HashJoinInput[0]").register(&pool);
-        join.try_grow(800).unwrap();
-        assert_eq!(pool.reserved(), 900);
-        let full = join.try_grow(200).unwrap_err().to_string();
+        join.try_grow(600).unwrap();
+        // ... but not when that would leave less than a quarter of it free.
+        let refused = merge.try_grow(40).unwrap_err().to_string();
+        assert!(refused.contains("at most 100 bytes"), "{refused}");
+        assert_eq!(merge.size(), 120);
+        merge.shrink(40);
+        merge.try_grow(20).unwrap();
+        // Any other consumer, spillable or not, gets what the pool has.
+        join.try_grow(300).unwrap();
+        assert_eq!(pool.reserved(), 1000);
+        let full = join.try_grow(1).unwrap_err().to_string();
         assert!(!full.contains("at most"), "{full}");
     }
 }
