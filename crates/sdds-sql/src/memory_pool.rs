@@ -35,6 +35,16 @@ struct ShareState {
     unspillable: usize,
 }
 
+impl ShareState {
+    /// The bytes held by consumers like `reservation`'s (spilling or not).
+    fn held_by_kind(&mut self, reservation: &MemoryReservation) -> &mut usize {
+        match reservation.consumer().can_spill() {
+            true => &mut self.spillable,
+            false => &mut self.unspillable,
+        }
+    }
+}
+
 impl SharePool {
     /// A pool of `pool_size` bytes.
     pub fn new(pool_size: usize) -> Self {
@@ -81,19 +91,13 @@ impl MemoryPool for SharePool {
     }
 
     fn grow(&self, reservation: &MemoryReservation, additional: usize) {
-        let mut state = self.state();
-        match reservation.consumer().can_spill() {
-            true => state.spillable += additional,
-            false => state.unspillable += additional,
-        }
+        *self.state().held_by_kind(reservation) += additional;
     }
 
     fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
         let mut state = self.state();
-        match reservation.consumer().can_spill() {
-            true => state.spillable = state.spillable.saturating_sub(shrink),
-            false => state.unspillable = state.unspillable.saturating_sub(shrink),
-        }
+        let held = state.held_by_kind(reservation);
+        *held = held.saturating_sub(shrink);
     }
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
@@ -125,10 +129,7 @@ impl MemoryPool for SharePool {
                 human_readable_size(available)
             ));
         }
-        match reservation.consumer().can_spill() {
-            true => state.spillable += additional,
-            false => state.unspillable += additional,
-        }
+        *state.held_by_kind(reservation) += additional;
         Ok(())
     }
 
@@ -199,16 +200,20 @@ impl MemoryPool for MergeCappedPool {
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
         let wanted = reservation.size().saturating_add(additional);
-        let limit = match self.inner.memory_limit() {
-            MemoryLimit::Finite(limit) => limit,
-            _ => usize::MAX,
-        };
         // Beyond its cap a merge may still grow while a quarter of the pool stays free after
         // it: a sort that merges while little else runs need not merge in several passes.
-        let free_after = limit.saturating_sub(self.inner.reserved().saturating_add(additional));
+        // (Checked in that order: the pool's total is looked up only for a merge past its cap.)
+        let runs_low = || {
+            let limit = match self.inner.memory_limit() {
+                MemoryLimit::Finite(limit) => limit,
+                _ => usize::MAX,
+            };
+            let free_after = limit.saturating_sub(self.inner.reserved().saturating_add(additional));
+            free_after < limit / 4
+        };
         if wanted > self.merge_cap
-            && free_after < limit / 4
             && reservation.consumer().name().starts_with(SORT_MERGE)
+            && runs_low()
         {
             return Err(resources_datafusion_err!(
                 "Failed to allocate additional {additional} bytes for {}: a sort's merge may \

@@ -267,10 +267,11 @@ impl GroupedWindowStream {
         self.evaluate_at = self.chunk_rows;
         let rows = ranges.last().map_or(0, |r| r.end);
         let chunk = batch.slice(0, rows);
+        let partitions = ChunkPartitions::new(ranges);
         let values = self
             .window_expr
             .iter()
-            .map(|expr| evaluate(expr, &chunk, &ranges))
+            .map(|expr| evaluate(expr, &chunk, &partitions))
             .collect::<Result<Vec<_>>>()?;
         self.ready
             .extend(rejoin(&values, &mut self.buffered, &self.schema)?);
@@ -279,28 +280,48 @@ impl GroupedWindowStream {
     }
 }
 
-/// One window expression over `chunk`, whose rows are the partitions `ranges`: a value per row.
+/// The window partitions of a chunk, and for each row its partition's position (its group):
+/// the same for every expression evaluated over the chunk.
+struct ChunkPartitions {
+    ranges: Vec<std::ops::Range<usize>>,
+    group_of_row: Vec<usize>,
+    /// `group_of_row` as `take` indices, spreading one value per partition to its rows.
+    spread: UInt32Array,
+}
+
+impl ChunkPartitions {
+    fn new(ranges: Vec<std::ops::Range<usize>>) -> Self {
+        let mut group_of_row = Vec::with_capacity(ranges.last().map_or(0, |r| r.end));
+        for (group, range) in ranges.iter().enumerate() {
+            group_of_row.extend(std::iter::repeat_n(group, range.len()));
+        }
+        let spread = UInt32Array::from_iter_values(group_of_row.iter().map(|g| *g as u32));
+        Self {
+            ranges,
+            group_of_row,
+            spread,
+        }
+    }
+}
+
+/// One window expression over `chunk`, whose rows are `partitions`: a value per row.
 fn evaluate(
     expr: &Arc<dyn WindowExpr>,
     chunk: &RecordBatch,
-    ranges: &[std::ops::Range<usize>],
+    partitions: &ChunkPartitions,
 ) -> Result<ArrayRef> {
     let Some(plain) = whole_partition_aggregate(expr) else {
         // As WindowAggExec does: once per partition.
-        let values = ranges
+        let values = partitions
+            .ranges
             .iter()
             .map(|r| expr.evaluate(&chunk.slice(r.start, r.len())))
             .collect::<Result<Vec<_>>>()?;
         let values: Vec<&dyn Array> = values.iter().map(|v| v.as_ref()).collect();
         return Ok(concat(&values)?);
     };
-    let mut group_of_row = Vec::with_capacity(chunk.num_rows());
-    for (group, range) in ranges.iter().enumerate() {
-        group_of_row.extend(std::iter::repeat_n(group, range.len()));
-    }
-    let spread = UInt32Array::from_iter_values(group_of_row.iter().map(|g| *g as u32));
-    let values = per_partition(plain, expr, chunk, ranges, &group_of_row)?;
-    let values = take(values.as_ref(), &spread, None)?;
+    let values = per_partition(plain, expr, chunk, partitions)?;
+    let values = take(values.as_ref(), &partitions.spread, None)?;
     let wanted = expr.field()?.data_type().clone();
     Ok(if values.data_type() == &wanted {
         values
@@ -314,14 +335,14 @@ fn per_partition(
     plain: &PlainAggregateWindowExpr,
     expr: &Arc<dyn WindowExpr>,
     chunk: &RecordBatch,
-    ranges: &[std::ops::Range<usize>],
-    group_of_row: &[usize],
+    partitions: &ChunkPartitions,
 ) -> Result<ArrayRef> {
+    let ranges = &partitions.ranges;
     let aggregate = plain.get_aggregate_expr();
     let args = expr.evaluate_args(chunk)?;
     if aggregate.groups_accumulator_supported() {
         let mut accumulator = aggregate.create_groups_accumulator()?;
-        accumulator.update_batch(&args, group_of_row, None, ranges.len())?;
+        accumulator.update_batch(&args, &partitions.group_of_row, None, ranges.len())?;
         return accumulator.evaluate(EmitTo::All);
     }
     let mut values = Vec::with_capacity(ranges.len());
