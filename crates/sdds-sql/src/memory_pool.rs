@@ -1,6 +1,8 @@
-//! The session's memory pool: DataFusion's fair spill pool, with a floor under an idle
-//! spilling operator and a cap on what one sort's merge may hold.
+//! The session's memory pool: DataFusion's fair spill pool, shared among the operators that
+//! hold memory, and a cap on what one sort's merge may hold.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -9,16 +11,20 @@ use datafusion::execution::memory_pool::{
     human_readable_size, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
 };
 
-/// DataFusion's `FairSpillPool`, except that a spilling consumer holding nothing may take what
-/// it asks for from the pool's free memory, beyond its share.
+/// DataFusion's `FairSpillPool`, with the share counted among the spilling consumers that hold
+/// memory rather than among all registered.
 ///
-/// A consumer that can spill gets at most its share: the memory not held by consumers that
-/// cannot spill, divided by how many spilling consumers are registered, busy or idle. AWS's
-/// billed-revenue report at 10 M billing events registers dozens of them (most are
-/// repartitions holding nothing), and a share of 46 MB is less than one batch of its
-/// 150-column line items: a sort that had spilled everything failed with more than a gigabyte
-/// of the pool free. A consumer with nothing left to spill can only wait for memory it cannot
-/// get, so it may have free memory instead; once it holds some, its share applies again.
+/// A consumer that can spill may always grow to its fair share: the memory not held by
+/// consumers that cannot spill, divided by how many spilling consumers are registered, busy or
+/// idle. AWS's billed-revenue report registers 77 of them at once (most are aggregates and
+/// repartitions of small lookups holding little or nothing), so a share is about 40 MB of
+/// 3 GiB and a sort of 150-column rows spills after every batch: at 10 M billing events one
+/// sort wrote 964 files. Beyond its fair share a consumer may therefore take free memory up
+/// to an equal part of what the consumers holding memory (itself included) may share; one
+/// holding nothing may take what is free. Those above their part spill at their next request,
+/// which makes room for a newcomer; what a newcomer is always owed stays its fair share (the
+/// total may then pass the limit for a while, as in DataFusion's pool when consumers register
+/// after others took their share).
 #[derive(Debug)]
 pub struct SharePool {
     pool_size: usize,
@@ -29,6 +35,8 @@ pub struct SharePool {
 struct ShareState {
     /// Spilling consumers registered.
     num_spill: usize,
+    /// Bytes held by each spilling consumer holding any, by consumer id.
+    held: HashMap<usize, usize>,
     /// Bytes held by spilling consumers.
     spillable: usize,
     /// Bytes held by the others.
@@ -36,12 +44,40 @@ struct ShareState {
 }
 
 impl ShareState {
-    /// The bytes held by consumers like `reservation`'s (spilling or not).
-    fn held_by_kind(&mut self, reservation: &MemoryReservation) -> &mut usize {
-        match reservation.consumer().can_spill() {
-            true => &mut self.spillable,
-            false => &mut self.unspillable,
+    fn add(&mut self, consumer: &MemoryConsumer, bytes: usize) {
+        if consumer.can_spill() {
+            self.spillable += bytes;
+            *self.held.entry(consumer.id()).or_default() += bytes;
+        } else {
+            self.unspillable += bytes;
         }
+    }
+
+    fn remove(&mut self, consumer: &MemoryConsumer, bytes: usize) {
+        if !consumer.can_spill() {
+            self.unspillable = self.unspillable.saturating_sub(bytes);
+            return;
+        }
+        self.spillable = self.spillable.saturating_sub(bytes);
+        if let Entry::Occupied(mut held) = self.held.entry(consumer.id()) {
+            *held.get_mut() = held.get().saturating_sub(bytes);
+            if *held.get() == 0 {
+                held.remove();
+            }
+        }
+    }
+
+    /// Bytes `consumer`, which can spill, may hold in all in a pool of `pool_size`.
+    fn spilling_limit(&self, consumer: &MemoryConsumer, pool_size: usize) -> usize {
+        let shared = pool_size.saturating_sub(self.unspillable);
+        let fair_share = shared.checked_div(self.num_spill).unwrap_or(shared);
+        let held = self.held.get(&consumer.id()).copied().unwrap_or(0);
+        let free = pool_size.saturating_sub(self.unspillable + self.spillable);
+        let part = match held {
+            0 => usize::MAX,
+            _ => shared / self.held.len().max(1),
+        };
+        fair_share.max(part.min(held + free))
     }
 }
 
@@ -55,7 +91,7 @@ impl SharePool {
     }
 
     fn state(&self) -> MutexGuard<'_, ShareState> {
-        // The state is three counters, consistent after every update even if a holder panicked.
+        // The state is counters, consistent after every update even if a holder panicked.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -87,49 +123,44 @@ impl MemoryPool for SharePool {
         if consumer.can_spill() {
             let mut state = self.state();
             state.num_spill = state.num_spill.saturating_sub(1);
+            if let Some(held) = state.held.remove(&consumer.id()) {
+                state.spillable = state.spillable.saturating_sub(held);
+            }
         }
     }
 
     fn grow(&self, reservation: &MemoryReservation, additional: usize) {
-        *self.state().held_by_kind(reservation) += additional;
+        self.state().add(reservation.consumer(), additional);
     }
 
     fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
-        let mut state = self.state();
-        let held = state.held_by_kind(reservation);
-        *held = held.saturating_sub(shrink);
+        self.state().remove(reservation.consumer(), shrink);
     }
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
         let mut state = self.state();
-        let free = self
-            .pool_size
-            .saturating_sub(state.unspillable + state.spillable);
-        // What this reservation may still take.
-        let available = if reservation.consumer().can_spill() {
-            let share = self
-                .pool_size
-                .saturating_sub(state.unspillable)
-                .checked_div(state.num_spill)
-                .unwrap_or(self.pool_size);
-            match reservation.size() {
-                0 => share.max(free),
-                held => share.saturating_sub(held),
-            }
+        let consumer = reservation.consumer();
+        // What this consumer may still take.
+        let available = if consumer.can_spill() {
+            let held = state.held.get(&consumer.id()).copied().unwrap_or(0);
+            state
+                .spilling_limit(consumer, self.pool_size)
+                .saturating_sub(held)
         } else {
-            free
+            self.pool_size
+                .saturating_sub(state.unspillable + state.spillable)
         };
         if additional > available {
             return Err(resources_datafusion_err!(
                 "Failed to allocate additional {} for {} with {} already allocated for this \
                  reservation - {} remain available for the total memory pool",
                 human_readable_size(additional),
-                reservation.consumer().name(),
+                consumer.name(),
                 human_readable_size(reservation.size()),
                 human_readable_size(available)
             ));
         }
-        *state.held_by_kind(reservation) += additional;
+        state.add(consumer, additional);
         Ok(())
     }
 
@@ -243,11 +274,11 @@ mod tests {
     use super::{MergeCappedPool, SharePool};
 
     #[test]
-    fn a_spilling_consumer_holding_nothing_may_take_free_memory_beyond_its_share() {
+    fn spilling_consumers_share_the_pool_among_those_holding_memory() {
         let pool: Arc<dyn MemoryPool> = Arc::new(SharePool::new(1000));
         let join = MemoryConsumer::new("HashJoinInput").register(&pool);
         join.try_grow(200).unwrap();
-        // Four spilling consumers share the other 800 bytes: 200 each.
+        // Four spilling consumers: a fair share of the other 800 bytes is 200.
         let spilling: Vec<_> = (0..4)
             .map(|i| {
                 MemoryConsumer::new(format!("ExternalSorter[{i}]"))
@@ -255,21 +286,30 @@ mod tests {
                     .register(&pool)
             })
             .collect();
+        // Alone in holding memory, one may take all 800, in steps ...
         spilling[0].try_grow(150).unwrap();
-        let refused = spilling[0].try_grow(100).unwrap_err().to_string();
-        assert!(refused.contains("50.0 B remain available"), "{refused}");
-        // An idle one may take more than its share while the pool has it free ...
-        spilling[1].try_grow(500).unwrap();
-        assert_eq!(pool.reserved(), 850);
-        // ... and otherwise its share, as in DataFusion's pool; holding some, no more.
-        assert!(spilling[2].try_grow(201).is_err());
+        spilling[0].try_grow(250).unwrap();
+        // ... and one holding nothing what is free.
+        assert!(spilling[1].try_grow(401).is_err());
+        spilling[1].try_grow(300).unwrap();
+        // Two hold memory: each may grow to half of 800 while it is free.
+        let refused = spilling[0].try_grow(1).unwrap_err().to_string();
+        assert!(refused.contains("0.0 B remain available"), "{refused}");
+        spilling[1].try_grow(100).unwrap();
+        assert_eq!(pool.reserved(), 1000);
+        // A newcomer still gets its fair share, as in DataFusion's pool ...
         spilling[2].try_grow(200).unwrap();
         assert!(spilling[2].try_grow(1).is_err());
-        assert!(spilling[1].try_grow(1).is_err());
-        // What cannot spill gets what is free.
-        spilling[1].shrink(500);
-        assert!(join.try_grow(451).is_err());
-        join.try_grow(450).unwrap();
+        // ... and makes the others' part a third: they spill before growing again.
+        spilling[0].shrink(300);
+        assert!(spilling[0].try_grow(170).is_err());
+        spilling[0].try_grow(100).unwrap();
+        // What cannot spill gets what is free; memory given back is free again.
+        assert!(join.try_grow(1).is_err());
+        spilling[1].free();
+        spilling[2].free();
+        assert!(join.try_grow(601).is_err());
+        join.try_grow(600).unwrap();
         assert_eq!(pool.reserved(), 1000);
     }
 

@@ -630,6 +630,31 @@ async fn a_cte_that_groups_a_fanning_join_and_is_only_looked_up_is_pruned_per_lo
 }
 
 #[tokio::test]
+async fn a_lookup_of_300_000_rows_is_built_once_for_all_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(dir.path().to_str().unwrap()).unwrap();
+    let ctx = open_session(&warehouse, &Catalog::builtin(), &SessionOptions::default())
+        .await
+        .unwrap();
+    ctx.sql("SET datafusion.execution.target_partitions = 4")
+        .await
+        .unwrap();
+    // `lookup` is stored (read twice), so its 300 000 rows are known exactly: past DataFusion's
+    // 131 072-row default, the join would repartition its probe side instead.
+    let sql = "WITH lookup AS (SELECT value AS k, value % 7 AS g FROM generate_series(1, 300000) ORDER BY value) \
+               SELECT count(*), sum(l.g), (SELECT count(*) FROM lookup) \
+               FROM generate_series(1, 600000) f JOIN lookup l ON f.value = l.k";
+    let plan = executed_plan(&ctx, sql).await;
+    let join = plan
+        .lines()
+        .find(|l| l.contains("HashJoinExec"))
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(join.contains("mode=CollectLeft"), "{plan}");
+    // 42 857 whole cycles of 1..6, 0 (21 each) up to 299 999, then 300 000 % 7 = 1.
+    assert_eq!(rows_as_run(&ctx, sql).await, vec!["300000|899998|300000"]);
+}
+
+#[tokio::test]
 async fn stored_rows_beyond_the_memory_share_spill_to_disk_and_read_back_whole() {
     let dir = tempfile::tempdir().unwrap();
     let warehouse = Warehouse::open(dir.path().to_str().unwrap()).unwrap();
