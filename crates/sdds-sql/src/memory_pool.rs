@@ -67,17 +67,25 @@ impl ShareState {
         }
     }
 
-    /// Bytes `consumer`, which can spill, may hold in all in a pool of `pool_size`.
-    fn spilling_limit(&self, consumer: &MemoryConsumer, pool_size: usize) -> usize {
+    /// Bytes no consumer holds in a pool of `pool_size`.
+    fn free(&self, pool_size: usize) -> usize {
+        pool_size.saturating_sub(self.unspillable + self.spillable)
+    }
+
+    /// Bytes `consumer` may still take in a pool of `pool_size`.
+    fn available(&self, consumer: &MemoryConsumer, pool_size: usize) -> usize {
+        let free = self.free(pool_size);
+        if !consumer.can_spill() {
+            return free;
+        }
         let shared = pool_size.saturating_sub(self.unspillable);
         let fair_share = shared.checked_div(self.num_spill).unwrap_or(shared);
         let held = self.held.get(&consumer.id()).copied().unwrap_or(0);
-        let free = pool_size.saturating_sub(self.unspillable + self.spillable);
         let part = match held {
             0 => usize::MAX,
             _ => shared / self.held.len().max(1),
         };
-        fair_share.max(part.min(held + free))
+        fair_share.max(part.min(held + free)).saturating_sub(held)
     }
 }
 
@@ -140,16 +148,7 @@ impl MemoryPool for SharePool {
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
         let mut state = self.state();
         let consumer = reservation.consumer();
-        // What this consumer may still take.
-        let available = if consumer.can_spill() {
-            let held = state.held.get(&consumer.id()).copied().unwrap_or(0);
-            state
-                .spilling_limit(consumer, self.pool_size)
-                .saturating_sub(held)
-        } else {
-            self.pool_size
-                .saturating_sub(state.unspillable + state.spillable)
-        };
+        let available = state.available(consumer, self.pool_size);
         if additional > available {
             return Err(resources_datafusion_err!(
                 "Failed to allocate additional {} for {} with {} already allocated for this \

@@ -60,8 +60,8 @@ impl Resources {
         self.memory_limit.unwrap_or_else(default_memory_limit)
     }
 
-    fn runtime(&self) -> Result<Arc<RuntimeEnv>, SqlError> {
-        let limit = self.memory_limit();
+    /// The runtime of a session limited to `limit` bytes (the [`Self::memory_limit`]).
+    fn runtime(&self, limit: usize) -> Result<Arc<RuntimeEnv>, SqlError> {
         let pool =
             TrackConsumersPool::new(SharePool::new(limit), NonZeroUsize::MIN.saturating_add(4));
         let pool = MergeCappedPool::new(Arc::new(pool), limit / SORT_MERGE_SHARE);
@@ -117,6 +117,7 @@ pub async fn open_session(
     catalog: &Catalog,
     options: &SessionOptions,
 ) -> Result<SessionContext, SqlError> {
+    let memory_limit = options.resources.memory_limit();
     let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("sdds", "default");
@@ -134,10 +135,13 @@ pub async fn open_session(
     // probed by every partition: partitioned instead, each of a report's stacked joins hashes
     // and copies its wide probe side once more (20 times 6 GB in AWS's billed-revenue report).
     let optimizer = &mut config.options_mut().optimizer;
-    optimizer.hash_join_single_partition_threshold =
-        options.resources.memory_limit() / SINGLE_PARTITION_JOIN_SHARE;
+    optimizer.hash_join_single_partition_threshold = memory_limit / SINGLE_PARTITION_JOIN_SHARE;
     optimizer.hash_join_single_partition_threshold_rows = SINGLE_PARTITION_JOIN_ROWS;
-    let ctx = dialect::session_context(config, options.resources.runtime()?, options.today)?;
+    let ctx = dialect::session_context(
+        config,
+        options.resources.runtime(memory_limit)?,
+        options.today,
+    )?;
     for feed in catalog.feeds() {
         let delta_error = |source| SqlError::Delta {
             table: feed.name.clone(),

@@ -30,6 +30,16 @@ async fn synced_sample() -> (tempfile::TempDir, SessionContext) {
     (dir, ctx)
 }
 
+/// A session over an empty warehouse (no table synced yet).
+async fn empty_session(options: &SessionOptions) -> (tempfile::TempDir, SessionContext) {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(dir.path().to_str().unwrap()).unwrap();
+    let ctx = open_session(&warehouse, &Catalog::builtin(), options)
+        .await
+        .unwrap();
+    (dir, ctx)
+}
+
 async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     sdds_testkit::format_rows(&batches)
@@ -189,11 +199,7 @@ async fn discovery_lists_tables_and_typed_columns() {
 
 #[tokio::test]
 async fn tables_not_synced_yet_are_empty_but_queryable() {
-    let dir = tempfile::tempdir().unwrap();
-    let warehouse = Warehouse::open(dir.path().to_str().unwrap()).unwrap();
-    let ctx = open_session(&warehouse, &Catalog::builtin(), &SessionOptions::default())
-        .await
-        .unwrap();
+    let (_dir, ctx) = empty_session(&SessionOptions::default()).await;
     assert_eq!(
         rows(
             &ctx,
@@ -631,11 +637,7 @@ async fn a_cte_that_groups_a_fanning_join_and_is_only_looked_up_is_pruned_per_lo
 
 #[tokio::test]
 async fn a_lookup_of_300_000_rows_is_built_once_for_all_partitions() {
-    let dir = tempfile::tempdir().unwrap();
-    let warehouse = Warehouse::open(dir.path().to_str().unwrap()).unwrap();
-    let ctx = open_session(&warehouse, &Catalog::builtin(), &SessionOptions::default())
-        .await
-        .unwrap();
+    let (_dir, ctx) = empty_session(&SessionOptions::default()).await;
     ctx.sql("SET datafusion.execution.target_partitions = 4")
         .await
         .unwrap();
@@ -656,8 +658,6 @@ async fn a_lookup_of_300_000_rows_is_built_once_for_all_partitions() {
 
 #[tokio::test]
 async fn stored_rows_beyond_the_memory_share_spill_to_disk_and_read_back_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let warehouse = Warehouse::open(dir.path().to_str().unwrap()).unwrap();
     let spill = tempfile::tempdir().unwrap();
     let options = SessionOptions {
         resources: sdds_sql::Resources {
@@ -666,9 +666,7 @@ async fn stored_rows_beyond_the_memory_share_spill_to_disk_and_read_back_whole()
         },
         ..Default::default()
     };
-    let ctx = open_session(&warehouse, &Catalog::builtin(), &options)
-        .await
-        .unwrap();
+    let (_dir, ctx) = empty_session(&options).await;
     // 400 000 sorted rows (about 6 MB) are stored; a quarter of the 16 MiB pool holds 4 MiB.
     let sql = "WITH t AS (SELECT value AS v, value * 3 AS w FROM generate_series(1, 400000) ORDER BY value DESC) \
                SELECT (SELECT count(*) FROM t), (SELECT sum(w) FROM t), (SELECT max(v) - min(v) FROM t)";
@@ -688,8 +686,6 @@ async fn stored_rows_beyond_the_memory_share_spill_to_disk_and_read_back_whole()
 
 #[tokio::test]
 async fn a_query_beyond_the_memory_limit_fails_with_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let warehouse = Warehouse::open(dir.path().to_str().unwrap()).unwrap();
     let options = SessionOptions {
         resources: sdds_sql::Resources {
             memory_limit: Some(1 << 20),
@@ -697,9 +693,7 @@ async fn a_query_beyond_the_memory_limit_fails_with_a_clear_error() {
         },
         ..Default::default()
     };
-    let ctx = open_session(&warehouse, &Catalog::builtin(), &options)
-        .await
-        .unwrap();
+    let (_dir, ctx) = empty_session(&options).await;
     // A hash join's build side cannot spill: 2 million rows do not fit in 1 MiB.
     let sql = "SELECT count(*) FROM generate_series(1, 2000000) a JOIN generate_series(1, 2000000) b ON a.value = b.value";
     let error = match sdds_sql::run_sql(&ctx, sql).await {
