@@ -657,6 +657,37 @@ async fn a_lookup_of_300_000_rows_is_built_once_for_all_partitions() {
 }
 
 #[tokio::test]
+async fn a_lookup_whose_preserved_side_outgrows_memory_builds_on_the_reduced_other_side() {
+    let spill = tempfile::tempdir().unwrap();
+    let options = SessionOptions {
+        resources: sdds_sql::Resources {
+            memory_limit: Some(16 << 20),
+            spill_dir: Some(spill.path().to_path_buf()),
+        },
+        ..Default::default()
+    };
+    let (_dir, ctx) = empty_session(&options).await;
+    // The join order as written, as DataFusion leaves it when it cannot size the lookup.
+    ctx.sql("SET datafusion.optimizer.join_reordering = false")
+        .await
+        .unwrap();
+    // `t` is stored (read twice): 300 000 rows of about 60 bytes, past the 16 MiB pool, so a
+    // hash join cannot hold them. Its lookup `g` has the 500 groups of ids 1..500.
+    let sql = "WITH t AS (SELECT value AS id, value % 1000 AS grp, concat(repeat('x', 40), CAST(value AS VARCHAR)) AS payload FROM generate_series(1, 300000) ORDER BY value) \
+               SELECT count(*), count(g.c), sum(g.c), sum(length(t.payload)) \
+               FROM t LEFT JOIN (SELECT grp, count(*) AS c FROM t WHERE id <= 500 GROUP BY grp) g ON t.grp = g.grp";
+    let plan = executed_plan(&ctx, sql).await;
+    assert!(plan.contains("join_type=RightSemi"), "{plan}");
+    // Groups 1..500 hold 300 rows each, every one matching a group of one row. Payloads are
+    // 40 characters and the id's digits: 9 * 41 + 90 * 42 + 900 * 43 + 9000 * 44 + 90000 * 45
+    // + 200001 * 46.
+    assert_eq!(
+        rows_as_run(&ctx, sql).await,
+        vec!["300000|150000|150000|13688895"]
+    );
+}
+
+#[tokio::test]
 async fn stored_rows_beyond_the_memory_share_spill_to_disk_and_read_back_whole() {
     let spill = tempfile::tempdir().unwrap();
     let options = SessionOptions {

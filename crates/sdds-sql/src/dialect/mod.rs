@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::common::{Result, ScalarValue};
+use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::FunctionRegistry;
@@ -36,11 +37,15 @@ pub fn session_context(
     config.options_mut().sql_parser.parse_float_as_decimal = true;
     // Athena sorts NULLs last in either direction (ORDER BY, window orders, WITHIN GROUP).
     config.options_mut().sql_parser.default_null_ordering = "nulls_last".to_string();
+    let memory_limit = match runtime.memory_pool.memory_limit() {
+        MemoryLimit::Finite(limit) => Some(limit),
+        MemoryLimit::Infinite | MemoryLimit::Unknown => None,
+    };
     let mut builder = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_physical_optimizer_rules(crate::physical::optimizer_rules())
+        .with_physical_optimizer_rules(crate::physical::optimizer_rules(memory_limit))
         .with_type_planner(Arc::new(PrestoTypes))
         .with_analyzer_rule(Arc::new(AthenaCasts::default()));
     if let Some(planners) = builder.expr_planners() {

@@ -34,6 +34,7 @@ use datafusion::sql::sqlparser::ast::{
     Visitor, VisitorMut,
 };
 
+pub(crate) use stored::StoredExec;
 pub use stored::{StoredRows, StoredTable};
 
 /// Numbers the stored tables of every statement, so concurrent statements never share a name.

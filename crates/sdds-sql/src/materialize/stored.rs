@@ -366,7 +366,7 @@ impl TableProvider for StoredTable {
 
 /// Reads a stored subplan, one partition per stored partition, filtered and projected.
 #[derive(Debug)]
-struct StoredExec {
+pub struct StoredExec {
     rows: Arc<StoredRows>,
     projection: Option<Vec<usize>>,
     predicate: Option<Arc<dyn PhysicalExpr>>,
@@ -454,6 +454,33 @@ impl StoredExec {
             async move { kept }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, filtered)))
+    }
+
+    /// Bytes the rows this scan gives take in memory: what a hash join built on them holds.
+    /// Measured on the rows a partition keeps in memory (or its sample, when it spilled), per
+    /// projected row, times the rows the partition gives (estimated when it spilled).
+    pub fn estimated_bytes(&self) -> Result<usize> {
+        let mut total = 0.0;
+        for (partition, out) in self.rows.partitions.iter().zip(&self.rows_out) {
+            let measured = match &partition.rows {
+                Rows::Memory(batches) => batches,
+                Rows::Disk { sample, .. } => sample,
+            };
+            let (mut bytes, mut rows) = (0, 0);
+            for batch in measured {
+                let batch = match &self.projection {
+                    Some(columns) => batch.project(columns)?,
+                    None => batch.clone(),
+                };
+                bytes += get_record_batch_memory_size(&batch);
+                rows += batch.num_rows();
+            }
+            if rows > 0 {
+                let out = out.get_value().copied().unwrap_or(partition.num_rows);
+                total += bytes as f64 / rows as f64 * out as f64;
+            }
+        }
+        Ok(total as usize)
     }
 
     fn total_rows(&self) -> Precision<usize> {

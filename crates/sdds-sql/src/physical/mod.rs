@@ -3,6 +3,7 @@
 mod build_side;
 mod grouped_window;
 mod narrow_window;
+mod reduced_build;
 
 use std::sync::Arc;
 
@@ -12,17 +13,24 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 pub use build_side::BuildOnKnownSide;
 pub use grouped_window::{GroupWholePartitionWindows, GroupedWindowExec};
 pub use narrow_window::{NarrowWindowExec, NarrowWindowInputs};
+pub use reduced_build::BuildOnReducedSide;
 
-/// DataFusion's physical optimizer rules with ours: [`BuildOnKnownSide`] right after join
+/// DataFusion's physical optimizer rules with ours: [`BuildOnKnownSide`] and then
+/// [`BuildOnReducedSide`] (for a session limited to `memory_limit` bytes) right after join
 /// selection, [`GroupWholePartitionWindows`] and then [`NarrowWindowInputs`] at the end (both
 /// keep every requirement of the plan they replace).
-pub fn optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+pub fn optimizer_rules(
+    memory_limit: Option<usize>,
+) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::new().rules;
     let after = rules
         .iter()
         .position(|r| r.name() == "join_selection")
         .map_or(rules.len(), |i| i + 1);
     rules.insert(after, Arc::new(BuildOnKnownSide));
+    if let Some(limit) = memory_limit {
+        rules.insert(after + 1, Arc::new(BuildOnReducedSide::new(limit)));
+    }
     rules.push(Arc::new(GroupWholePartitionWindows));
     rules.push(Arc::new(NarrowWindowInputs));
     rules
