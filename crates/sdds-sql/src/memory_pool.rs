@@ -1,5 +1,5 @@
 //! The session's memory pool: DataFusion's fair spill pool, shared among the operators that
-//! hold memory, and a cap on what one sort's merge may hold.
+//! hold memory, and a cap on what one merge of spilled files may hold.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -173,17 +173,25 @@ impl MemoryPool for SharePool {
     }
 }
 
-/// The consumer name of a DataFusion sort's merge phase (`ExternalSorterMerge[partition]`).
-const SORT_MERGE: &str = "ExternalSorterMerge";
+/// Names of the DataFusion consumers that merge spilled files: a sort's merge phase
+/// (`ExternalSorterMerge[partition]`), and the grouped aggregates that, once spilled, merge
+/// their sorted runs under the same consumer they hashed with.
+const MERGING: [&str; 3] = [
+    "ExternalSorterMerge",
+    "FinalHashAggregateStream",
+    "SingleHashAggregateStream",
+];
 
-/// A pool in which no sort's merge holds more than a share of the limit.
+/// A pool in which no merge of spilled files holds more than a share of the limit.
 ///
-/// Once a sort has spilled, DataFusion merges its sorted files with a reservation that grows
-/// by a batch per file, for as many files as the pool grants, and cannot spill. At 10 M
-/// billing events the two partitions of one sort in AWS's billed-revenue report held 2.6 of
-/// the 3 GiB this way and the next operator could not get 10 MB. Refused beyond its share
-/// when the pool runs low, a merge reads fewer files at a time (DataFusion then merges in
-/// several passes).
+/// Once a sort or an aggregate has spilled, DataFusion merges its sorted files with a
+/// reservation that grows by a batch per file, for as many files as the pool grants, and
+/// cannot spill. At 10 M billing events the two partitions of one sort in AWS's billed-revenue
+/// report held 2.6 of the 3 GiB this way and the next operator could not get 10 MB; in its
+/// collections report one partition of the final GROUP BY over 270 columns (33 MB batches)
+/// merged with 440 MB and the other could not get the two batches it needs to start. Refused
+/// beyond its share when the pool runs low, a merge reads fewer files at a time (DataFusion
+/// then merges in several passes); an aggregate still hashing spills instead.
 #[derive(Debug)]
 pub struct MergeCappedPool {
     inner: Arc<dyn MemoryPool>,
@@ -191,7 +199,7 @@ pub struct MergeCappedPool {
 }
 
 impl MergeCappedPool {
-    /// `inner` with each sort merge held to `merge_cap` bytes.
+    /// `inner` with each merge of spilled files held to `merge_cap` bytes.
     pub fn new(inner: Arc<dyn MemoryPool>, merge_cap: usize) -> Self {
         Self { inner, merge_cap }
     }
@@ -201,7 +209,7 @@ impl fmt::Display for MergeCappedPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (a sort's merge at most {} bytes)",
+            "{} (a merge of spilled files at most {} bytes)",
             self.inner, self.merge_cap
         )
     }
@@ -242,12 +250,14 @@ impl MemoryPool for MergeCappedPool {
             free_after < limit / 4
         };
         if wanted > self.merge_cap
-            && reservation.consumer().name().starts_with(SORT_MERGE)
+            && MERGING
+                .iter()
+                .any(|name| reservation.consumer().name().starts_with(name))
             && runs_low()
         {
             return Err(resources_datafusion_err!(
-                "Failed to allocate additional {additional} bytes for {}: a sort's merge may \
-                 hold at most {} bytes",
+                "Failed to allocate additional {additional} bytes for {}: a merge of spilled \
+                 files may hold at most {} bytes",
                 reservation.consumer().name(),
                 self.merge_cap
             ));
@@ -313,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn a_sort_merge_is_held_to_its_share_when_the_pool_runs_low() {
+    fn a_merge_of_spilled_files_is_held_to_its_share_when_the_pool_runs_low() {
         let pool: Arc<dyn MemoryPool> = Arc::new(MergeCappedPool::new(
             Arc::new(FairSpillPool::new(1000)),
             100,
@@ -330,6 +340,12 @@ mod tests {
         assert_eq!(merge.size(), 120);
         merge.shrink(40);
         merge.try_grow(20).unwrap();
+        // An aggregate merging its spills is held the same way.
+        let aggregate = MemoryConsumer::new("FinalHashAggregateStream[0]").register(&pool);
+        let refused = aggregate.try_grow(101).unwrap_err().to_string();
+        assert!(refused.contains("at most 100 bytes"), "{refused}");
+        aggregate.try_grow(100).unwrap();
+        aggregate.free();
         // Any other consumer, spillable or not, gets what the pool has.
         join.try_grow(300).unwrap();
         assert_eq!(pool.reserved(), 1000);

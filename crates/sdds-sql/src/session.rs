@@ -64,7 +64,7 @@ impl Resources {
     fn runtime(&self, limit: usize) -> Result<Arc<RuntimeEnv>, SqlError> {
         let pool =
             TrackConsumersPool::new(SharePool::new(limit), NonZeroUsize::MIN.saturating_add(4));
-        let pool = MergeCappedPool::new(Arc::new(pool), limit / SORT_MERGE_SHARE);
+        let pool = MergeCappedPool::new(Arc::new(pool), limit / MERGE_SHARE);
         let mut builder = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool));
         if let Some(dir) = &self.spill_dir {
             builder = builder.with_temp_file_path(dir);
@@ -84,8 +84,8 @@ const SINGLE_PARTITION_JOIN_SHARE: usize = 32;
 /// (DataFusion's: 131 072).
 const SINGLE_PARTITION_JOIN_ROWS: usize = 1_000_000;
 
-/// A sort's merge may hold this fraction of the limit (see [`MergeCappedPool`]).
-const SORT_MERGE_SHARE: usize = 8;
+/// A merge of spilled files may hold this fraction of the limit (see [`MergeCappedPool`]).
+const MERGE_SHARE: usize = 8;
 
 /// Most a query's pool may hold by default: with what the pool does not count (Parquet reading,
 /// output buffers) a 1 M-event seller's largest AWS report then stays under 4 GB resident.

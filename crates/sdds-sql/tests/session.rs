@@ -672,10 +672,11 @@ async fn a_lookup_whose_preserved_side_outgrows_memory_builds_on_the_reduced_oth
         .await
         .unwrap();
     // `t` is stored (read twice): 300 000 rows of about 60 bytes, past the 16 MiB pool, so a
-    // hash join cannot hold them. Its lookup `g` has the 500 groups of ids 1..500.
+    // hash join cannot hold them. Its lookup `g` groups a join (ids 1..500 with themselves).
     let sql = "WITH t AS (SELECT value AS id, value % 1000 AS grp, concat(repeat('x', 40), CAST(value AS VARCHAR)) AS payload FROM generate_series(1, 300000) ORDER BY value) \
                SELECT count(*), count(g.c), sum(g.c), sum(length(t.payload)) \
-               FROM t LEFT JOIN (SELECT grp, count(*) AS c FROM t WHERE id <= 500 GROUP BY grp) g ON t.grp = g.grp";
+               FROM t LEFT JOIN (SELECT a.grp, count(*) AS c FROM t a JOIN t b ON a.id = b.id WHERE a.id <= 500 GROUP BY a.grp) g \
+               ON t.grp = g.grp";
     let plan = executed_plan(&ctx, sql).await;
     assert!(plan.contains("join_type=RightSemi"), "{plan}");
     // Groups 1..500 hold 300 rows each, every one matching a group of one row. Payloads are

@@ -98,7 +98,7 @@ impl PhysicalOptimizerRule for BuildOnKnownSide {
 
 /// True when `plan` groups (DISTINCT or GROUP BY) the output of a join, seen through the
 /// operators that only move, project or filter rows.
-fn grouped_join(plan: &Arc<dyn ExecutionPlan>) -> bool {
+pub(super) fn grouped_join(plan: &Arc<dyn ExecutionPlan>) -> bool {
     let mut node = plan;
     let mut grouped = false;
     loop {
@@ -127,7 +127,7 @@ fn grouped_join(plan: &Arc<dyn ExecutionPlan>) -> bool {
 /// True when a filter pushed into `plan` can reach one of its leaves: no window or sort (which
 /// need every row of their input) stands in the way on some path down. A dynamic filter then
 /// prunes rows before the joins and groupings above that leaf run.
-fn prunable(plan: &Arc<dyn ExecutionPlan>) -> bool {
+pub(super) fn prunable(plan: &Arc<dyn ExecutionPlan>) -> bool {
     if plan.is::<SortExec>()
         || plan.is::<BoundedWindowAggExec>()
         || plan.is::<WindowAggExec>()

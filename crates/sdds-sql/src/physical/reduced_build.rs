@@ -19,8 +19,10 @@
 //! the 2.9 M disbursed line items as the build side (1.1 and 1.6 GB, held together); at 1 M
 //! they are a tenth of that and keep the plain plan.
 //!
-//! A scan of a feed table is not measured (its Parquet size is compressed), so a join whose
-//! preserved side reads only feeds keeps its plan.
+//! Only such lookups (the other side groups a join over stored rows, and a filter reaches its
+//! leaves) are planned this way, and at most two stacked on each other. A scan of a feed table
+//! is not measured (its Parquet size is compressed), so a join whose sides read only feeds
+//! keeps its plan.
 
 use std::sync::Arc;
 
@@ -36,10 +38,15 @@ use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use tracing::debug;
 
+use super::build_side::{grouped_join, prunable};
 use crate::materialize::StoredExec;
 
 /// Share of the memory limit a hash join's build side may read from stored CTEs.
 const BUILD_SHARE: usize = 8;
+
+/// Semi joins a preserved side may already hold: each reduction reads the preserved side
+/// twice, so reductions stacked on each other read it twice as often per level.
+const MAX_REDUCTIONS_BELOW: usize = 2;
 
 /// The rule; it belongs right after [`super::BuildOnKnownSide`], before dynamic filters are
 /// wired.
@@ -68,14 +75,19 @@ impl PhysicalOptimizerRule for BuildOnReducedSide {
             let Some(join) = node.downcast_ref::<HashJoinExec>() else {
                 return Ok(Transformed::no(node));
             };
-            if !matches!(join.join_type(), JoinType::Left | JoinType::Inner)
-                || join.null_aware
-                || !join.dynamic_expressions_produced().is_empty()
-            {
+            let lookup = matches!(join.join_type(), JoinType::Left | JoinType::Inner)
+                && !join.null_aware
+                && join.dynamic_expressions_produced().is_empty()
+                && grouped_join(join.right())
+                && prunable(join.right());
+            if !lookup || reductions(join.left()) >= MAX_REDUCTIONS_BELOW {
                 return Ok(Transformed::no(node));
             }
-            let preserved = stored_bytes(join.left())?;
-            let other = stored_bytes(join.right())?;
+            let (Some(preserved), Some(other)) =
+                (stored_bytes(join.left())?, stored_bytes(join.right())?)
+            else {
+                return Ok(Transformed::no(node));
+            };
             if preserved <= self.max_build || other >= preserved {
                 return Ok(Transformed::no(node));
             }
@@ -98,14 +110,24 @@ impl PhysicalOptimizerRule for BuildOnReducedSide {
     }
 }
 
-/// Bytes the stored CTEs below `plan` give it.
-fn stored_bytes(plan: &Arc<dyn ExecutionPlan>) -> Result<usize> {
+/// Semi joins below `plan` (the reductions of this rule among them).
+fn reductions(plan: &Arc<dyn ExecutionPlan>) -> usize {
+    let own = plan
+        .downcast_ref::<HashJoinExec>()
+        .is_some_and(|join| *join.join_type() == JoinType::RightSemi);
+    usize::from(own) + plan.children().into_iter().map(reductions).sum::<usize>()
+}
+
+/// Bytes the stored CTEs below `plan` give it; `None` when it reads none.
+fn stored_bytes(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<usize>> {
     if let Some(stored) = plan.downcast_ref::<StoredExec>() {
-        return stored.estimated_bytes();
+        return stored.estimated_bytes().map(Some);
     }
-    let mut total = 0;
+    let mut total = None;
     for child in plan.children() {
-        total += stored_bytes(child)?;
+        if let Some(bytes) = stored_bytes(child)? {
+            total = Some(total.unwrap_or(0) + bytes);
+        }
     }
     Ok(total)
 }
