@@ -40,6 +40,21 @@ async fn empty_session(options: &SessionOptions) -> (tempfile::TempDir, SessionC
     (dir, ctx)
 }
 
+/// A session over an empty warehouse limited to `memory_limit` bytes, spilling to `spill_dir`.
+async fn limited_session(
+    memory_limit: usize,
+    spill_dir: Option<&std::path::Path>,
+) -> (tempfile::TempDir, SessionContext) {
+    let options = SessionOptions {
+        resources: sdds_sql::Resources {
+            memory_limit: Some(memory_limit),
+            spill_dir: spill_dir.map(std::path::Path::to_path_buf),
+        },
+        ..Default::default()
+    };
+    empty_session(&options).await
+}
+
 async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     sdds_testkit::format_rows(&batches)
@@ -659,14 +674,7 @@ async fn a_lookup_of_300_000_rows_is_built_once_for_all_partitions() {
 #[tokio::test]
 async fn a_lookup_whose_preserved_side_outgrows_memory_builds_on_the_reduced_other_side() {
     let spill = tempfile::tempdir().unwrap();
-    let options = SessionOptions {
-        resources: sdds_sql::Resources {
-            memory_limit: Some(16 << 20),
-            spill_dir: Some(spill.path().to_path_buf()),
-        },
-        ..Default::default()
-    };
-    let (_dir, ctx) = empty_session(&options).await;
+    let (_dir, ctx) = limited_session(16 << 20, Some(spill.path())).await;
     // The join order as written, as DataFusion leaves it when it cannot size the lookup.
     ctx.sql("SET datafusion.optimizer.join_reordering = false")
         .await
@@ -691,14 +699,7 @@ async fn a_lookup_whose_preserved_side_outgrows_memory_builds_on_the_reduced_oth
 #[tokio::test]
 async fn stored_rows_beyond_the_memory_share_spill_to_disk_and_read_back_whole() {
     let spill = tempfile::tempdir().unwrap();
-    let options = SessionOptions {
-        resources: sdds_sql::Resources {
-            memory_limit: Some(16 << 20),
-            spill_dir: Some(spill.path().to_path_buf()),
-        },
-        ..Default::default()
-    };
-    let (_dir, ctx) = empty_session(&options).await;
+    let (_dir, ctx) = limited_session(16 << 20, Some(spill.path())).await;
     // 400 000 sorted rows (about 6 MB) are stored; a quarter of the 16 MiB pool holds 4 MiB.
     let sql = "WITH t AS (SELECT value AS v, value * 3 AS w FROM generate_series(1, 400000) ORDER BY value DESC) \
                SELECT (SELECT count(*) FROM t), (SELECT sum(w) FROM t), (SELECT max(v) - min(v) FROM t)";
@@ -718,14 +719,7 @@ async fn stored_rows_beyond_the_memory_share_spill_to_disk_and_read_back_whole()
 
 #[tokio::test]
 async fn a_query_beyond_the_memory_limit_fails_with_a_clear_error() {
-    let options = SessionOptions {
-        resources: sdds_sql::Resources {
-            memory_limit: Some(1 << 20),
-            spill_dir: None,
-        },
-        ..Default::default()
-    };
-    let (_dir, ctx) = empty_session(&options).await;
+    let (_dir, ctx) = limited_session(1 << 20, None).await;
     // A hash join's build side cannot spill: 2 million rows do not fit in 1 MiB.
     let sql = "SELECT count(*) FROM generate_series(1, 2000000) a JOIN generate_series(1, 2000000) b ON a.value = b.value";
     let error = match sdds_sql::run_sql(&ctx, sql).await {

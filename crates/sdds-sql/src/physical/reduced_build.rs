@@ -136,22 +136,18 @@ fn stored_bytes(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<usize>> {
 fn build_on_reduced_side(join: &HashJoinExec) -> Result<Arc<dyn ExecutionPlan>> {
     // The keys of a second, independent copy of the left side.
     let keys_input = reset_plan_states(Arc::clone(join.left()))?;
-    let keys: Vec<(Arc<dyn PhysicalExpr>, String)> = join
+    // Each left key becomes column `key{i}` of the keys, matched to the right key.
+    let (keys, on): (Vec<_>, Vec<_>) = join
         .on()
         .iter()
         .enumerate()
-        .map(|(i, (left, _))| (Arc::clone(left), format!("key{i}")))
-        .collect();
-    let keys = Arc::new(ProjectionExec::try_new(keys, keys_input)?);
-    let on = join
-        .on()
-        .iter()
-        .enumerate()
-        .map(|(i, (_, right))| {
-            let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new(&format!("key{i}"), i));
-            (key, Arc::clone(right))
+        .map(|(i, (left, right))| {
+            let name = format!("key{i}");
+            let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new(&name, i));
+            ((Arc::clone(left), name), (key, Arc::clone(right)))
         })
-        .collect();
+        .unzip();
+    let keys = Arc::new(ProjectionExec::try_new(keys, keys_input)?);
     let reduced = HashJoinExec::try_new(
         keys,
         Arc::clone(join.right()),
