@@ -178,9 +178,16 @@ impl MemoryPool for SharePool {
 /// their sorted runs under the same consumer they hashed with.
 const MERGING: [&str; 3] = [
     "ExternalSorterMerge",
-    "FinalHashAggregateStream",
-    "SingleHashAggregateStream",
+    AGGREGATES_MERGING[0],
+    AGGREGATES_MERGING[1],
 ];
+
+/// The aggregates among [`MERGING`], which merge under the consumer they hashed with.
+const AGGREGATES_MERGING: [&str; 2] = ["FinalHashAggregateStream", "SingleHashAggregateStream"];
+
+/// A reservation of an aggregate merging its runs may take free memory up to this fraction of
+/// the merge cap whatever its consumer's share.
+const STREAM_SHARE_OF_CAP: usize = 8;
 
 /// A pool in which no merge of spilled files holds more than a share of the limit.
 ///
@@ -262,7 +269,28 @@ impl MemoryPool for MergeCappedPool {
                 self.merge_cap
             ));
         }
-        self.inner.try_grow(reservation, additional)
+        let refused = match self.inner.try_grow(reservation, additional) {
+            Ok(()) => return Ok(()),
+            Err(refused) => refused,
+        };
+        // An aggregate merging its spilled runs reads them under the consumer it hashed with,
+        // whose share its hash table may have used up; the few batches a run's stream needs
+        // next come from free memory, as what cannot spill does. (A hash table this small
+        // that the pool refuses would spill only a few batches.)
+        let limit = match self.inner.memory_limit() {
+            MemoryLimit::Finite(limit) => limit,
+            _ => usize::MAX,
+        };
+        if wanted <= self.merge_cap / STREAM_SHARE_OF_CAP
+            && AGGREGATES_MERGING
+                .iter()
+                .any(|name| reservation.consumer().name().starts_with(name))
+            && self.inner.reserved().saturating_add(additional) <= limit
+        {
+            self.inner.grow(reservation, additional);
+            return Ok(());
+        }
+        Err(refused)
     }
 
     fn reserved(&self) -> usize {

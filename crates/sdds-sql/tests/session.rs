@@ -698,6 +698,38 @@ async fn a_lookup_whose_preserved_side_outgrows_memory_builds_on_the_reduced_oth
 
 #[tokio::test]
 async fn stored_rows_beyond_the_memory_share_spill_to_disk_and_read_back_whole() {
+#[tokio::test]
+async fn a_grouping_of_wide_rows_runs_in_smaller_batches_than_its_input() {
+    let spill = tempfile::tempdir().unwrap();
+    let (_dir, ctx) = limited_session(64 << 20, Some(spill.path())).await;
+    // 75 000 rows, each twice, of 30 strings of 8 characters (about 60 MB): the DISTINCT
+    // spills, and a session batch of its rows would be some 5 MB.
+    let columns: Vec<String> = (1..=30)
+        .map(|i| format!("lpad(CAST(k AS VARCHAR), 8, '{}') AS c{i}", i % 10))
+        .collect();
+    let sql = format!(
+        "SELECT count(*), sum(k) FROM (SELECT DISTINCT k, {} FROM \
+         (SELECT value % 75000 AS k FROM generate_series(1, 150000)))",
+        columns.join(", ")
+    );
+    let plan = analyzed_plan(&ctx, &sql).await;
+    let lines: Vec<&str> = plan.lines().map(str::trim_start).collect();
+    let bounded = lines
+        .windows(2)
+        .find(|pair| pair[0].starts_with("BatchSizeExec") && pair[1].starts_with("AggregateExec"))
+        .unwrap_or_else(|| panic!("{plan}"));
+    let rows: usize = bounded[0]
+        .trim_start_matches("BatchSizeExec: rows=")
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(rows < 8192, "{plan}");
+    assert!(!bounded[1].contains("spill_count=0"), "{plan}");
+    // The keys 0..74999, each once: 74999 * 75000 / 2.
+    assert_eq!(rows_as_run(&ctx, &sql).await, vec!["75000|2812462500"]);
+}
+
     let spill = tempfile::tempdir().unwrap();
     let (_dir, ctx) = limited_session(16 << 20, Some(spill.path())).await;
     // 400 000 sorted rows (about 6 MB) are stored; a quarter of the 16 MiB pool holds 4 MiB.

@@ -4,6 +4,7 @@ mod build_side;
 mod grouped_window;
 mod narrow_window;
 mod reduced_build;
+mod wide_groups;
 
 use std::sync::Arc;
 
@@ -14,11 +15,12 @@ pub use build_side::BuildOnKnownSide;
 pub use grouped_window::{GroupWholePartitionWindows, GroupedWindowExec};
 pub use narrow_window::{NarrowWindowExec, NarrowWindowInputs};
 pub use reduced_build::BuildOnReducedSide;
+pub use wide_groups::{BatchSizeExec, BoundWideGroupBatches};
 
 /// DataFusion's physical optimizer rules with ours: [`BuildOnKnownSide`] and then
 /// [`BuildOnReducedSide`] (for a session limited to `memory_limit` bytes) right after join
 /// selection, [`GroupWholePartitionWindows`] and then [`NarrowWindowInputs`] at the end (both
-/// keep every requirement of the plan they replace).
+/// keep every requirement of the plan they replace), and last [`BoundWideGroupBatches`].
 pub fn optimizer_rules(
     memory_limit: Option<usize>,
 ) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
@@ -33,5 +35,6 @@ pub fn optimizer_rules(
     }
     rules.push(Arc::new(GroupWholePartitionWindows));
     rules.push(Arc::new(NarrowWindowInputs));
+    rules.push(Arc::new(BoundWideGroupBatches));
     rules
 }
