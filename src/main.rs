@@ -27,6 +27,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Exit status when some tables failed to sync (the others were synced).
 const EXIT_PARTIAL: u8 = 3;
 
+/// Exit status of a sync that stored everything else but set rows aside in the quarantine table.
+const EXIT_QUARANTINED: u8 = 4;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);

@@ -28,8 +28,8 @@ pub async fn run(warehouse: &Warehouse, args: StatusArgs) -> anyhow::Result<Exit
     }
     writeln!(
         out,
-        "{:<24} {:>10} {:>8} {:>8}  {:<24}  last outcome",
-        "table", "rows", "version", "objects", "last sync"
+        "{:<24} {:>10} {:>11} {:>8} {:>8}  {:<24}  last outcome",
+        "table", "rows", "quarantined", "version", "objects", "last sync"
     )?;
     for s in statuses {
         let version = s.version.map_or("-".to_string(), |v| v.to_string());
@@ -39,9 +39,10 @@ pub async fn run(warehouse: &Warehouse, args: StatusArgs) -> anyhow::Result<Exit
         };
         writeln!(
             out,
-            "{:<24} {:>10} {:>8} {:>8}  {:<24}  {}",
+            "{:<24} {:>10} {:>11} {:>8} {:>8}  {:<24}  {}",
             s.table,
             s.rows,
+            s.rows_quarantined,
             version,
             objects,
             s.last_sync.as_deref().unwrap_or("never"),

@@ -14,7 +14,7 @@ use sdds_warehouse::{SyncOptions, SyncReport, Warehouse};
 use crate::aws::Aws;
 use crate::cli::SyncArgs;
 use crate::config::Config;
-use crate::{sample, EXIT_PARTIAL};
+use crate::{sample, EXIT_PARTIAL, EXIT_QUARANTINED};
 
 /// Opens the source named by `location`.
 pub async fn open_source(location: &str, aws: &Aws) -> anyhow::Result<Arc<dyn Source>> {
@@ -80,27 +80,38 @@ pub async fn run(
     for failed in &failures {
         eprintln!("error: {}", failed.error.as_deref().unwrap_or_default());
     }
-    Ok(if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    let quarantined = report.total(|t| t.rows_quarantined);
+    if quarantined > 0 && !args.json {
+        eprintln!(
+            "warning: {quarantined} rows could not be stored and were set aside; see them with \
+             sdds query \"select * from quarantine where sync_id = '{}'\"",
+            report.sync_id
+        );
+    }
+    Ok(if !failures.is_empty() {
         ExitCode::from(EXIT_PARTIAL)
+    } else if quarantined > 0 {
+        ExitCode::from(EXIT_QUARANTINED)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
 /// The human run summary: totals, then one line per table that changed.
 fn summary(report: &SyncReport, seconds: f64) -> String {
     let mut text = format!(
-        "sync {} from {}: {} rows added, {} removed, {} bytes read, {:.1}s\n",
+        "sync {} from {}: {} rows added, {} removed, {} quarantined, {} bytes read, {:.1}s\n",
         report.sync_id,
         report.source,
         report.total(|t| t.rows_added),
         report.total(|t| t.rows_removed),
+        report.total(|t| t.rows_quarantined),
         report.total(|t| t.bytes_read),
         seconds
     );
     for t in report.tables.iter().filter(|t| t.version.is_some()) {
         text.push_str(&format!(
-            "  {:<24} objects new {} grown {} rewritten {} unchanged {} vanished {}  rows +{} -{}  version {}\n",
+            "  {:<24} objects new {} grown {} rewritten {} unchanged {} vanished {}  rows +{} -{} quarantined {}  version {}\n",
             t.table,
             t.objects_new,
             t.objects_grown,
@@ -109,6 +120,7 @@ fn summary(report: &SyncReport, seconds: f64) -> String {
             t.objects_vanished,
             t.rows_added,
             t.rows_removed,
+            t.rows_quarantined,
             t.version.unwrap_or_default()
         ));
     }

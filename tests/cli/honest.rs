@@ -409,11 +409,7 @@ fn a_missing_column_and_an_empty_file_load_with_a_warning() {
 fn status_shows_a_failed_last_sync_and_exits_non_zero_until_a_sync_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let key = "bucket/productfeed_v1/year=2026/month=09/data.csv";
-    write_file(
-        dir.path(),
-        key,
-        "product_id,title,valid_from\nprod-1,One,2026-09-01T00:00:00Z\nprod-2,Two\n",
-    );
+    write_file(dir.path(), key, "product_id,title,title\nprod-1,One,Uno\n");
     let sync = sdds(dir.path(), &["sync", "--quiet", "--source", "bucket"]);
     assert_eq!(sync.status.code(), Some(3), "{}", stderr(&sync));
 
@@ -421,7 +417,9 @@ fn status_shows_a_failed_last_sync_and_exits_non_zero_until_a_sync_succeeds() {
     assert_eq!(status.status.code(), Some(3), "{}", stderr(&status));
     let line = product_line(&status);
     assert!(
-        line.ends_with("failed: productfeed_v1/year=2026/month=09/data.csv:3: expected 3 fields as in the header, found 2"),
+        line.ends_with(
+            "failed: productfeed_v1/year=2026/month=09/data.csv: bad header: column \"title\" appears twice"
+        ),
         "{line}"
     );
     let json = sdds(dir.path(), &["status", "--json"]);

@@ -153,11 +153,14 @@ fn bad_input_gives_one_clear_line_and_a_non_zero_status() {
     sdds_testkit::write_file(
         dir.path(),
         "bucket/productfeed_v1/year=2026/month=09/data.csv",
-        "product_id,title,valid_from\nprod-1,One,2026-09-01T00:00:00Z\nprod-2,Two\n",
+        "product_id,title,title\nprod-1,One,Uno\n",
     );
     let sync = sdds(dir.path(), &["sync", "--quiet", "--source", "bucket"]);
     assert_eq!(sync.status.code(), Some(3));
-    assert_eq!(stderr(&sync), "error: productfeed_v1/year=2026/month=09/data.csv:3: expected 3 fields as in the header, found 2\n");
+    assert_eq!(
+        stderr(&sync),
+        "error: productfeed_v1/year=2026/month=09/data.csv: bad header: column \"title\" appears twice\n"
+    );
 
     for (args, message) in [
         (
@@ -268,4 +271,63 @@ fn today_fixes_current_date_for_athena_sql() {
         "{}",
         stderr(&bad)
     );
+}
+
+#[test]
+fn a_sync_that_sets_rows_aside_says_so_and_exits_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("bucket");
+    sdds_testkit::write_file(
+        &bucket,
+        "legacyidmappingfeed_v1/year=2026/month=09/data.csv",
+        "mapping_type,legacy_id,new_id\nPRODUCT,guid-1,prod-a\nPRODUCT,guid-2\nOFFER,guid-3,offer-c\n",
+    );
+    let empty = sdds(
+        dir.path(),
+        &["query", "-w", "wh", "select count(*) from quarantine"],
+    );
+    assert_eq!(empty.status.code(), Some(1), "no warehouse yet");
+
+    let sync = sdds(
+        dir.path(),
+        &["sync", "--source", bucket.to_str().unwrap(), "-w", "wh"],
+    );
+    assert_eq!(sync.status.code(), Some(4), "{}", stderr(&sync));
+    assert!(
+        stderr(&sync).contains("warning: 1 rows could not be stored and were set aside"),
+        "{}",
+        stderr(&sync)
+    );
+    let query = sdds(
+        dir.path(),
+        &[
+            "query",
+            "-w",
+            "wh",
+            "--format",
+            "csv",
+            "select table_name, line, reason from quarantine",
+        ],
+    );
+    assert!(query.status.success(), "{}", stderr(&query));
+    assert_eq!(
+        stdout(&query),
+        "table_name,line,reason\nlegacyidmappingfeed_v1,3,\"expected 3 fields as in the header, found 2\"\n"
+    );
+    let status = sdds(dir.path(), &["status", "-w", "wh", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    let mapping = table_entry(&status, "legacyidmappingfeed_v1");
+    assert_eq!(
+        (
+            mapping["rows"].as_u64(),
+            mapping["rows_quarantined"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    // Nothing new: nothing set aside again, and a clean exit.
+    let again = sdds(
+        dir.path(),
+        &["sync", "--source", bucket.to_str().unwrap(), "-w", "wh"],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
 }

@@ -12,7 +12,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use csv::StringRecord;
+use csv::{ByteRecord, StringRecord};
 
 use crate::catalog::{Column, ColumnType, Feed, DECIMAL_PRECISION, DECIMAL_SCALE, UTC};
 use crate::error::{FeedError, RowError};
@@ -152,22 +152,42 @@ pub fn decode<R: Read, E: From<FeedError>>(
         ..Default::default()
     };
     let line_base = job.first_line - 1;
-    while reader.read_record(&mut record).map_err(csv_error)? {
-        let line = line_base + record.position().map_or(0, |p| p.line());
-        match builder.push(&record, line) {
+    let mut bytes = record.into_byte_record();
+    while reader.read_byte_record(&mut bytes).map_err(csv_error)? {
+        let line = line_base + bytes.position().map_or(0, |p| p.line());
+        let pushed = match StringRecord::from_byte_record(bytes) {
+            Ok(text) => {
+                let pushed = builder.push(&text, line).map_err(|problem| RowError {
+                    line,
+                    column: problem.column,
+                    reason: problem.reason,
+                    raw: raw_record(&text),
+                });
+                bytes = text.into_byte_record();
+                pushed
+            }
+            Err(invalid) => {
+                let reason = format!("invalid UTF-8: {}", invalid.utf8_error());
+                bytes = invalid.into_byte_record();
+                let field = invalid_utf8_field(&bytes);
+                Err(RowError {
+                    line,
+                    column: field.and_then(|i| builder.column_name(i)),
+                    reason,
+                    raw: raw_bytes(&bytes),
+                })
+            }
+        };
+        match pushed {
             Ok(()) => {
                 summary.rows += 1;
                 if builder.is_full() {
                     emit(Decoded::Batch(builder.finish()?))?;
                 }
             }
-            Err(reason) => {
+            Err(rejected) => {
                 summary.rejected += 1;
-                emit(Decoded::Rejected(RowError {
-                    line,
-                    reason,
-                    raw: raw_record(&record),
-                }))?;
+                emit(Decoded::Rejected(rejected))?;
             }
         }
     }
@@ -195,14 +215,26 @@ impl<R: Read> Read for NewlineCounter<R> {
 
 /// Re-joins a record as a CSV line, for quarantine and error messages.
 fn raw_record(record: &StringRecord) -> String {
+    raw_bytes(record.as_byte_record())
+}
+
+/// Re-joins a record's bytes as a CSV line, invalid UTF-8 replaced by U+FFFD.
+fn raw_bytes(record: &ByteRecord) -> String {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(vec![]);
-    let _ = writer.write_record(record);
+    let _ = writer.write_byte_record(record);
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8_lossy(&bytes)
         .trim_end_matches('\n')
         .to_string()
+}
+
+/// The index of the first field of `record` that is not valid UTF-8.
+fn invalid_utf8_field(record: &ByteRecord) -> Option<usize> {
+    record
+        .iter()
+        .position(|field| std::str::from_utf8(field).is_err())
 }
 
 /// Where each CSV field goes in the target schema.
@@ -342,6 +374,12 @@ fn parse_field(
     })
 }
 
+/// Why a record cannot be stored, and in which column.
+struct RowProblem {
+    column: Option<String>,
+    reason: String,
+}
+
 /// Builds batches of the target schema from CSV records.
 struct BatchBuilder {
     target: SchemaRef,
@@ -399,20 +437,31 @@ impl BatchBuilder {
         self.lines.len() >= self.capacity
     }
 
+    /// The name of the column the `field`-th header field fills.
+    fn column_name(&self, field: usize) -> Option<String> {
+        let (index, ..) = self.fields.get(field)?;
+        Some(self.target.field(*index).name().clone())
+    }
+
     /// Appends a record, or leaves every column untouched and says why it cannot.
-    fn push(&mut self, record: &StringRecord, line: u64) -> Result<(), String> {
+    fn push(&mut self, record: &StringRecord, line: u64) -> Result<(), RowProblem> {
         if record.len() != self.header_len {
-            return Err(format!(
-                "expected {} fields as in the header, found {}",
-                self.header_len,
-                record.len()
-            ));
+            return Err(RowProblem {
+                column: None,
+                reason: format!(
+                    "expected {} fields as in the header, found {}",
+                    self.header_len,
+                    record.len()
+                ),
+            });
         }
         self.parsed.clear();
         for (text, (index, column_type, zero_pad)) in record.iter().zip(&self.fields) {
-            let parsed = parse_field(text, *column_type, *zero_pad).map_err(|reason| {
-                format!("column {}: {reason}", self.target.field(*index).name())
-            })?;
+            let parsed =
+                parse_field(text, *column_type, *zero_pad).map_err(|reason| RowProblem {
+                    column: Some(self.target.field(*index).name().clone()),
+                    reason,
+                })?;
             self.parsed.push(parsed);
         }
         // `fields` and `unfilled` index data columns only, which always have a builder; a

@@ -15,7 +15,7 @@ pub enum FeedError {
         reason: String,
     },
     /// A data row cannot be stored.
-    #[error("{key}:{}: {}", .row.line, .row.reason)]
+    #[error("{key}:{}: {row}", .row.line)]
     Row {
         /// Object key.
         key: String,
@@ -40,8 +40,20 @@ pub enum FeedError {
 pub struct RowError {
     /// 1-based line where the record starts.
     pub line: u64,
+    /// The column whose value could not be stored; `None` when the record as a whole is wrong
+    /// (its field count).
+    pub column: Option<String>,
     /// Why it was rejected.
     pub reason: String,
     /// The record's fields, re-joined as CSV.
     pub raw: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "column {column}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
 }

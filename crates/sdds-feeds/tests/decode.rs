@@ -17,7 +17,11 @@ fn lineage() -> Lineage {
 }
 
 /// Decodes `csv` for `feed`, returning the rows as one batch, the rejected rows and the summary.
-fn run(feed: &str, csv: &str, batch_rows: usize) -> (RecordBatch, Vec<RowError>, DecodeSummary) {
+fn run(
+    feed: &str,
+    csv: impl AsRef<[u8]>,
+    batch_rows: usize,
+) -> (RecordBatch, Vec<RowError>, DecodeSummary) {
     let catalog = Catalog::builtin();
     let feed = catalog.feed(feed).unwrap();
     let job = DecodeJob {
@@ -32,11 +36,14 @@ fn run(feed: &str, csv: &str, batch_rows: usize) -> (RecordBatch, Vec<RowError>,
 }
 
 /// Runs a decode job over `csv`, returning the rows as one batch, the rejected rows and the summary.
-fn run_job(job: DecodeJob<'_>, csv: &str) -> (RecordBatch, Vec<RowError>, DecodeSummary) {
+fn run_job(
+    job: DecodeJob<'_>,
+    csv: impl AsRef<[u8]>,
+) -> (RecordBatch, Vec<RowError>, DecodeSummary) {
     let feed = job.feed;
     let mut batches = Vec::new();
     let mut rejected = Vec::new();
-    let summary = decode(csv.as_bytes(), job, |item| {
+    let summary = decode(csv.as_ref(), job, |item| {
         match item {
             Decoded::Batch(b) => batches.push(b),
             Decoded::Rejected(r) => rejected.push(r),
@@ -249,13 +256,13 @@ fn bad_rows_are_rejected_with_their_line_and_reason() {
         "good rows on both sides of the bad ones are kept"
     );
     assert_eq!((summary.rows, summary.rejected), (2, 3));
-    let reasons: Vec<(u64, &str)> = rejected
-        .iter()
-        .map(|r| (r.line, r.reason.as_str()))
-        .collect();
+    let reasons: Vec<(u64, String)> = rejected.iter().map(|r| (r.line, r.to_string())).collect();
     assert_eq!(
         reasons[0],
-        (3, "expected 12 fields as in the header, found 10")
+        (
+            3,
+            "expected 12 fields as in the header, found 10".to_string()
+        )
     );
     assert_eq!(reasons[1].0, 4);
     assert!(
@@ -265,7 +272,12 @@ fn bad_rows_are_rejected_with_their_line_and_reason() {
         "{}",
         reasons[1].1
     );
-    assert_eq!(reasons[2], (5, "column amount: invalid decimal \"12.5.1\""));
+    assert_eq!(
+        reasons[2],
+        (5, "column amount: invalid decimal \"12.5.1\"".to_string())
+    );
+    assert_eq!(rejected[2].column.as_deref(), Some("amount"));
+    assert_eq!(rejected[0].column, None);
     assert_eq!(
         rejected[0].raw,
         "be2,a,b,c,p,INVOICED,SELLER_REV_SHARE,1,USD,1"
@@ -277,6 +289,35 @@ fn bad_rows_are_rejected_with_their_line_and_reason() {
     assert_eq!(
         error.to_string(),
         "billingeventfeed_v1/year=2026/month=09/data.csv:3: expected 12 fields as in the header, found 10"
+    );
+}
+
+#[test]
+fn a_row_that_is_not_utf8_is_rejected_and_the_rows_around_it_kept() {
+    let mut csv = format!("{BILLING_HEADER}\n").into_bytes();
+    csv.extend_from_slice(
+        b"be1,a,b,c,p,INVOICED,SELLER_REV_SHARE,1.25,USD,1,2026-09-01T00:00:00Z,\n",
+    );
+    csv.extend_from_slice(
+        b"be2,a,b,c,p\xff\xfe,INVOICED,SELLER_REV_SHARE,1,USD,1,2026-09-01T00:00:00Z,\n",
+    );
+    csv.extend_from_slice(
+        b"be3,a,b,c,p,INVOICED,SELLER_REV_SHARE,2.50,USD,1,2026-09-01T00:00:00Z,\n",
+    );
+    let (batch, rejected, _) = run("billingeventfeed_v1", &csv, 10);
+    assert_eq!(batch.num_rows(), 2);
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].line, 3);
+    assert_eq!(rejected[0].column.as_deref(), Some("product_id"));
+    assert!(
+        rejected[0].reason.starts_with("invalid UTF-8"),
+        "{}",
+        rejected[0].reason
+    );
+    assert!(
+        rejected[0].raw.starts_with("be2,a,b,c,p\u{fffd}"),
+        "{}",
+        rejected[0].raw
     );
 }
 

@@ -5,6 +5,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arrow::datatypes::SchemaRef;
 use chrono::NaiveDate;
 use datafusion::common::config::SpillCompression;
 use datafusion::dataframe::DataFrame;
@@ -17,9 +18,10 @@ use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
+use deltalake::DeltaTable;
 use futures::StreamExt;
 use sdds_feeds::Catalog;
-use sdds_warehouse::Warehouse;
+use sdds_warehouse::{quarantine, Warehouse};
 
 use crate::dialect;
 use crate::error::SqlError;
@@ -160,19 +162,13 @@ pub async fn open_session(
             Some(_) => false,
             None => table.version().is_some(),
         };
-        if exists {
-            let state = ctx.state();
-            table
-                .update_datafusion_session(&state)
-                .map_err(delta_error)?;
-            // Built with the session so the scan reads strings as the session asks (plain Utf8).
-            let provider = table.table_provider().with_session(Arc::new(state)).await?;
-            ctx.register_table(feed.name.as_str(), ReadOnlyTable::wrap(provider))?;
-        } else {
-            let empty = MemTable::try_new(feed.table_schema(), vec![vec![]])?;
-            ctx.register_table(feed.name.as_str(), ReadOnlyTable::wrap(Arc::new(empty)))?;
-        }
+        let table = exists.then_some(table);
+        register_table(&ctx, &feed.name, table, feed.table_schema()).await?;
     }
+    // The rows syncs set aside, as they are now (a pinned version does not apply to them).
+    let quarantine = warehouse.open_table(quarantine::TABLE, false).await?;
+    let quarantine = quarantine.version().is_some().then_some(quarantine);
+    register_table(&ctx, quarantine::TABLE, quarantine, quarantine::schema()).await?;
     for feed in catalog.feeds() {
         let current = views::current_view_sql(feed, &options.time);
         create_view(&ctx, &views::current_view_name(feed), &current).await?;
@@ -186,6 +182,31 @@ pub async fn open_session(
         }
     }
     Ok(ctx)
+}
+
+/// Registers a Delta table read-only under `name`; without one, an empty table of `schema`.
+async fn register_table(
+    ctx: &SessionContext,
+    name: &str,
+    table: Option<DeltaTable>,
+    schema: SchemaRef,
+) -> Result<(), SqlError> {
+    let Some(table) = table else {
+        let empty = MemTable::try_new(schema, vec![vec![]])?;
+        ctx.register_table(name, ReadOnlyTable::wrap(Arc::new(empty)))?;
+        return Ok(());
+    };
+    let state = ctx.state();
+    table
+        .update_datafusion_session(&state)
+        .map_err(|source| SqlError::Delta {
+            table: name.to_string(),
+            source,
+        })?;
+    // Built with the session so the scan reads strings as the session asks (plain Utf8).
+    let provider = table.table_provider().with_session(Arc::new(state)).await?;
+    ctx.register_table(name, ReadOnlyTable::wrap(provider))?;
+    Ok(())
 }
 
 /// Plans one statement and starts it: unaliased columns get Athena's names (`_col0`, ...), and

@@ -13,6 +13,7 @@ pub mod history;
 pub mod location;
 pub mod outcome;
 pub mod plan;
+pub mod quarantine;
 pub mod state;
 pub mod status;
 pub mod sync;

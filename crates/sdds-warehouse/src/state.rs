@@ -43,6 +43,9 @@ pub struct ObjectState {
     pub tail_crc: u32,
     /// Data files holding the object's rows.
     pub files: Vec<FileRef>,
+    /// Rows of the object set aside in the quarantine table.
+    #[serde(default)]
+    pub quarantined: u64,
     /// The object has disappeared from the source (its rows are kept).
     #[serde(default)]
     pub vanished: bool,
@@ -74,6 +77,11 @@ impl TableState {
     /// Rows currently stored, by this state.
     pub fn rows(&self) -> u64 {
         self.objects.values().map(|o| o.rows).sum()
+    }
+
+    /// Rows of the stored objects set aside in the quarantine table.
+    pub fn quarantined(&self) -> u64 {
+        self.objects.values().map(|o| o.quarantined).sum()
     }
 
     /// Reads the state of the table's loaded version: the newest commit that carries one.

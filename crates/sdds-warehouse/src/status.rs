@@ -16,6 +16,8 @@ pub struct TableStatus {
     pub version: Option<u64>,
     /// Rows stored.
     pub rows: u64,
+    /// Rows of its source objects set aside in the quarantine table.
+    pub rows_quarantined: u64,
     /// When the last sync committed (RFC 3339).
     pub last_sync: Option<String>,
     /// Id of the last sync.
@@ -57,6 +59,7 @@ pub async fn table_status(
         table: table.to_string(),
         version,
         rows: state.as_ref().map_or(0, TableState::rows),
+        rows_quarantined: state.as_ref().map_or(0, TableState::quarantined),
         last_sync: state.as_ref().map(|s| s.synced_at.clone()),
         last_sync_id: state.as_ref().map(|s| s.sync_id.clone()),
         objects: state.as_ref().map_or(0, |s| s.objects.len()),

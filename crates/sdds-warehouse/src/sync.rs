@@ -22,6 +22,7 @@ use crate::error::WarehouseError;
 use crate::location::Warehouse;
 use crate::outcome::LastSync;
 use crate::plan::{group_by_feed, ObjectAction, PlannedObject, TablePlan};
+use crate::quarantine::{self, QuarantineRows, Reread};
 use crate::state::{FileRef, ObjectState, TableState, COMMIT_INFO_KEY, TAIL_BYTES};
 
 /// Settings of one sync run.
@@ -88,6 +89,8 @@ pub struct TableReport {
     pub rows_added: u64,
     /// Rows removed because their object was rewritten.
     pub rows_removed: u64,
+    /// Rows set aside in the quarantine table (see [`crate::quarantine`]).
+    pub rows_quarantined: u64,
     /// Delta version committed, if any.
     pub version: Option<u64>,
     /// Why the table failed, if it did (nothing was written to it).
@@ -161,9 +164,15 @@ pub async fn sync(
             examples: ignored.iter().take(3).cloned().collect(),
         });
     }
+    let run = RunContext {
+        source: source.as_ref(),
+        warehouse,
+        options,
+        quarantine_lock: tokio::sync::Mutex::new(()),
+    };
     let tables = futures::stream::iter(groups)
         .map(|(feed, objects)| {
-            let source = source.clone();
+            let run = &run;
             async move {
                 let mut report = TableReport {
                     table: feed.name.clone(),
@@ -176,21 +185,12 @@ pub async fn sync(
                         return report;
                     }
                 };
-                if let Err(e) = sync_table(
-                    source.as_ref(),
-                    &table,
-                    warehouse,
-                    feed,
-                    objects,
-                    options,
-                    &mut report,
-                )
-                .await
-                {
+                if let Err(e) = sync_table(run, &table, feed, objects, &mut report).await {
                     report.error = Some(e.to_string());
                     report.version = None;
                     report.rows_added = 0;
                     report.rows_removed = 0;
+                    report.rows_quarantined = 0;
                 }
                 record_outcome(&table, feed, options, &mut report).await;
                 report
@@ -293,15 +293,23 @@ fn same_type(a: &DataType, b: &DataType) -> bool {
     }
 }
 
+/// What the tables synced side by side in one run share.
+struct RunContext<'a> {
+    source: &'a dyn Source,
+    warehouse: &'a Warehouse,
+    options: &'a SyncOptions,
+    /// Every table's quarantined rows go to one table, a commit at a time.
+    quarantine_lock: tokio::sync::Mutex<()>,
+}
+
 async fn sync_table(
-    source: &dyn Source,
+    run: &RunContext<'_>,
     table: &DeltaTable,
-    warehouse: &Warehouse,
     feed: &Feed,
     objects: Vec<ObjectInfo>,
-    options: &SyncOptions,
     report: &mut TableReport,
 ) -> Result<(), WarehouseError> {
+    let (source, warehouse, options) = (run.source, run.warehouse, run.options);
     let name = feed.name.as_str();
     let delta = |e: deltalake::DeltaTableError| WarehouseError::delta(name, e);
     let url = warehouse.table_url(name);
@@ -346,6 +354,8 @@ async fn sync_table(
     let mut removes = Vec::new();
     let mut adds = Vec::new();
     let ingested_at_micros = options.started_at.timestamp_micros();
+    let mut quarantined = QuarantineRows::new(name, &options.sync_id, options.started_at);
+    let mut rereads = Vec::new();
     for key in &plan.vanished {
         if let Some(object) = state.objects.get_mut(key) {
             object.vanished = true;
@@ -378,7 +388,20 @@ async fn sync_table(
             sync_id: options.sync_id.clone(),
             ingested_at_micros,
         };
-        let outcome = read_object(source, feed, &read, lineage, &mut writer, options).await?;
+        rereads.push(Reread {
+            source_key: planned.info.key.clone(),
+            from_line: (read.range.start > 0).then_some(read.first_line),
+        });
+        let outcome = read_object(
+            source,
+            feed,
+            &read,
+            lineage,
+            &mut writer,
+            &mut quarantined,
+            options,
+        )
+        .await?;
         if let Some(header) = &outcome.header {
             let columns = missing_columns(feed, header);
             if !columns.is_empty() {
@@ -408,12 +431,17 @@ async fn sync_table(
         object.header = read.header.or(outcome.header).unwrap_or_default();
         object.lines = read.first_line - 1 + outcome.lines;
         object.rows += outcome.rows;
+        object.quarantined += outcome.quarantined;
         object.tail_crc = crc32fast::hash(&outcome.tail);
         object.files.extend(files);
         object.vanished = false;
         state.objects.insert(planned.info.key.clone(), object);
     }
 
+    {
+        let _one_at_a_time = run.quarantine_lock.lock().await;
+        report.rows_quarantined = quarantine::commit(warehouse, &rereads, quarantined).await?;
+    }
     state.sync_id = options.sync_id.clone();
     // Commits never retry, so this commit lands right after the version it read, or as 0.
     state.version = table.version().map_or(0, |v| v + 1);
@@ -553,19 +581,23 @@ async fn plan_read(
 /// What reading one object produced.
 struct ObjectOutcome {
     rows: u64,
+    /// Rows set aside.
+    quarantined: u64,
     lines: u64,
     header: Option<Vec<String>>,
     /// The last [`TAIL_BYTES`] bytes consumed.
     tail: Vec<u8>,
 }
 
-/// Streams one object range through the decoder (on a blocking thread) into the writer.
+/// Streams one object range through the decoder (on a blocking thread) into the writer, and
+/// its rows that cannot be stored into `quarantined`.
 async fn read_object(
     source: &dyn Source,
     feed: &Feed,
     read: &PlannedRead,
     lineage: Lineage,
     writer: &mut RecordBatchWriter,
+    quarantined: &mut QuarantineRows,
     options: &SyncOptions,
 ) -> Result<ObjectOutcome, WarehouseError> {
     let table = feed.name.clone();
@@ -585,25 +617,27 @@ async fn read_object(
             first_line,
             batch_rows,
         };
-        let summary = decode(&mut input, job, |item| match item {
-            Decoded::Rejected(row) => Err(FeedError::Row {
-                key: key.clone(),
-                row,
-            }),
-            batch => tx.blocking_send(batch).map_err(|_| FeedError::Csv {
+        let summary = decode(&mut input, job, |item| {
+            tx.blocking_send(item).map_err(|_| FeedError::Csv {
                 key: key.clone(),
                 reason: "writer stopped".into(),
-            }),
+            })
         })?;
         Ok::<_, FeedError>((summary, input.tail()))
     });
     let mut write_error = None;
+    let before = quarantined.len();
     while let Some(item) = rx.recv().await {
-        if let Decoded::Batch(batch) = item {
-            if let Err(e) = writer.write_with_mode(batch, WriteMode::MergeSchema).await {
-                write_error = Some(WarehouseError::delta(&table, e));
-                break;
-            }
+        let written = match item {
+            Decoded::Batch(batch) => writer
+                .write_with_mode(batch, WriteMode::MergeSchema)
+                .await
+                .map_err(|e| WarehouseError::delta(&table, e)),
+            Decoded::Rejected(row) => quarantined.push(&read.object.key, &row),
+        };
+        if let Err(e) = written {
+            write_error = Some(e);
+            break;
         }
     }
     drop(rx);
@@ -618,6 +652,7 @@ async fn read_object(
     let (summary, tail) = decoded.inspect_err(|_| writer.reset())?;
     Ok(ObjectOutcome {
         rows: summary.rows,
+        quarantined: quarantined.len() - before,
         lines: summary.lines,
         header: summary.header,
         tail,

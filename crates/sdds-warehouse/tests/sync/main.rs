@@ -251,48 +251,103 @@ async fn a_vanished_object_keeps_its_rows() {
     );
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+const QUARANTINE_SQL: &str =
+    "select table_name, source_key, line, column_name, reason, raw from t order by source_key, line";
+
 #[tokio::test]
-async fn a_bad_row_fails_its_table_only_and_leaves_it_unchanged() {
+async fn bad_rows_are_quarantined_once_and_the_rest_of_their_file_loads() {
     let dir = tempfile::tempdir().unwrap();
     let (source, wh) = (dir.path().join("bucket"), dir.path().join("wh"));
     product_bucket(&source);
     let warehouse = Warehouse::open(wh.to_str().unwrap()).unwrap();
     run_sync(&source, &warehouse).await;
-
+    let month = "productfeed_v1/year=2026/month=09/data.csv";
+    append(&source, month, &product_row("prod-d", "D", 5));
     append(
         &source,
-        "productfeed_v1/year=2026/month=09/data.csv",
-        &product_row("prod-d", "D", 5),
-    );
-    append(
-        &source,
-        "productfeed_v1/year=2026/month=09/data.csv",
+        month,
         "prod-e,isv,code,E,AWSMarketplace,yesterday,,,\n",
     );
+    append(&source, month, &product_row("prod-f", "F", 6));
+    append(&source, month, "prod-g,isv,code\n");
     write_file(
         &source,
         "legacyidmappingfeed_v1/year=2026/month=09/data.csv",
         "mapping_type,legacy_id,new_id\nPRODUCT,guid-1,prod-a\n",
     );
+    // What the warehouse held before this sync, to replay a crash between the two commits.
+    let before = dir.path().join("before");
+    copy_dir(&wh.join("productfeed_v1"), &before);
 
     let report = run_sync(&source, &warehouse).await;
     let products = table(&report, "productfeed_v1");
+    assert_eq!(products.error, None);
+    assert_eq!((products.rows_added, products.rows_quarantined), (2, 2));
+    assert_eq!(table(&report, "legacyidmappingfeed_v1").rows_added, 1);
+    let expected = vec![
+        format!("productfeed_v1|{month}|5|valid_from|invalid timestamp \"yesterday\" (expected ISO 8601 like 2024-01-31T23:59:59Z)|prod-e,isv,code,E,AWSMarketplace,yesterday,,,"),
+        format!("productfeed_v1|{month}|7|NULL|expected 9 fields as in the header, found 3|prod-g,isv,code"),
+    ];
     assert_eq!(
-        products.error.as_deref(),
-        Some("productfeed_v1/year=2026/month=09/data.csv:5: column valid_from: invalid timestamp \"yesterday\" (expected ISO 8601 like 2024-01-31T23:59:59Z)")
-    );
-    assert_eq!(products.version, None);
-    assert_eq!(
-        table(&report, "legacyidmappingfeed_v1").rows_added,
-        1,
-        "other tables proceed"
+        rows(&warehouse, "quarantine", QUARANTINE_SQL).await,
+        expected
     );
     let status = table_status(&warehouse, "productfeed_v1").await.unwrap();
-    assert_eq!((status.version, status.rows), (Some(0), 3));
+    assert_eq!((status.rows, status.rows_quarantined), (5, 2));
+
+    // Nothing new: nothing quarantined again.
+    let again = run_sync(&source, &warehouse).await;
+    assert_eq!(table(&again, "productfeed_v1").rows_quarantined, 0);
+    assert_eq!(
+        rows(&warehouse, "quarantine", QUARANTINE_SQL).await,
+        expected
+    );
+
+    // Stopped after the quarantine commit and before the table's: the re-run reads the same
+    // bytes again and replaces the rows it quarantined from them.
+    std::fs::remove_dir_all(wh.join("productfeed_v1")).unwrap();
+    copy_dir(&before, &wh.join("productfeed_v1"));
+    let rerun = run_sync(&source, &warehouse).await;
+    assert_eq!(table(&rerun, "productfeed_v1").rows_quarantined, 2);
+    assert_eq!(
+        rows(&warehouse, "quarantine", QUARANTINE_SQL).await,
+        expected
+    );
     assert_eq!(
         rows(&warehouse, "productfeed_v1", "select count(*) from t").await,
-        vec!["3"]
+        vec!["5"]
     );
+
+    // AWS re-delivers the month fixed: its rows and its quarantined rows are replaced.
+    write_file(
+        &source,
+        month,
+        &format!(
+            "{PRODUCT_HEADER}\n{}{}",
+            product_row("prod-a", "A", 2),
+            product_row("prod-e", "E", 5)
+        ),
+    );
+    let fixed = run_sync(&source, &warehouse).await;
+    assert_eq!(table(&fixed, "productfeed_v1").rows_quarantined, 0);
+    assert!(rows(&warehouse, "quarantine", QUARANTINE_SQL)
+        .await
+        .is_empty());
+    let status = table_status(&warehouse, "productfeed_v1").await.unwrap();
+    assert_eq!((status.rows, status.rows_quarantined), (3, 0));
 }
 
 #[tokio::test]
