@@ -344,3 +344,119 @@ fn an_appended_range_decodes_with_the_stored_header_and_line_numbers() {
     assert_eq!(lines.values().to_vec(), vec![41, 42]);
     assert_eq!(summary.lines, 2);
 }
+
+/// Properties of the decoder over generated input.
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One billing event as the CSV states it: an id of any text, an amount in cents, and an
+    /// instant in whole microseconds.
+    #[derive(Debug, Clone)]
+    struct Event {
+        id: String,
+        cents: i64,
+        micros: i64,
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        (
+            "[a-zA-Z0-9 ,;\"\\n\\r\\t'éü€-]{0,16}",
+            -10_000_000_000i64..10_000_000_000,
+            // 1990 to 2100.
+            631_152_000_000_000i64..4_102_444_800_000_000,
+        )
+            .prop_map(|(id, cents, micros)| Event { id, cents, micros })
+    }
+
+    /// The events as CSV records (header first), each record's bytes apart.
+    fn records(events: &[Event]) -> Vec<Vec<u8>> {
+        let line = |fields: [String; 3]| {
+            let mut writer = csv::WriterBuilder::new().from_writer(vec![]);
+            writer.write_record(fields).unwrap();
+            writer.into_inner().unwrap()
+        };
+        let header = ["billing_event_id", "amount", "invoice_date"].map(String::from);
+        let mut out = vec![line(header)];
+        for e in events {
+            let sign = if e.cents < 0 { "-" } else { "" };
+            let amount = format!(
+                "{sign}{}.{:02}",
+                e.cents.unsigned_abs() / 100,
+                e.cents.unsigned_abs() % 100
+            );
+            let at = chrono::DateTime::from_timestamp_micros(e.micros)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string();
+            out.push(line([e.id.clone(), amount, at]));
+        }
+        out
+    }
+
+    static CATALOG: std::sync::LazyLock<Catalog> = std::sync::LazyLock::new(Catalog::builtin);
+
+    fn job(header: Option<Vec<String>>, first_line: u64) -> DecodeJob<'static> {
+        let feed = CATALOG.feed("billingeventfeed_v1").unwrap();
+        DecodeJob {
+            feed,
+            target: feed.table_schema(),
+            lineage: lineage(),
+            header,
+            first_line,
+            batch_rows: 7,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(header in any::<bool>(), bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut input = if header { format!("{BILLING_HEADER}\n").into_bytes() } else { vec![] };
+            input.extend(bytes);
+            let mut rows = 0u64;
+            let outcome = decode(input.as_slice(), job(None, 1), |item| {
+                if let Decoded::Batch(b) = item {
+                    rows += b.num_rows() as u64;
+                }
+                Ok::<_, FeedError>(())
+            });
+            if let Ok(summary) = outcome {
+                prop_assert_eq!(summary.rows, rows);
+            }
+        }
+
+        #[test]
+        fn valid_rows_round_trip_exactly(events in proptest::collection::vec(event(), 0..40)) {
+            let csv: Vec<u8> = records(&events).concat();
+            let (batch, rejected, _) = run("billingeventfeed_v1", &csv, 7);
+            prop_assert!(rejected.is_empty(), "{:?}", rejected);
+            prop_assert_eq!(batch.num_rows(), events.len());
+            let amounts = batch.column_by_name("amount").unwrap().as_primitive::<Decimal128Type>();
+            for (row, e) in events.iter().enumerate() {
+                prop_assert_eq!(text(&batch, "billing_event_id", row), Some(e.id.clone()));
+                prop_assert_eq!(amounts.value(row), i128::from(e.cents) * 100_000_000);
+                prop_assert_eq!(micros(&batch, "invoice_date", row), Some(e.micros));
+            }
+        }
+
+        #[test]
+        fn a_file_read_in_two_ranges_decodes_as_if_read_whole(
+            events in proptest::collection::vec(event(), 1..40),
+            split in any::<proptest::sample::Index>(),
+        ) {
+            let records = records(&events);
+            // Cut after the header and some records: the second range starts a record.
+            let cut = 1 + split.index(events.len() + 1);
+            let (first, second) = records.split_at(cut.min(records.len()));
+            let (first, second) = (first.concat(), second.concat());
+            let (whole, _, _) = run_job(job(None, 1), records.concat());
+            let (head, _, summary) = run_job(job(None, 1), &first);
+            let header = summary.header.clone();
+            let (tail, _, _) = run_job(job(header, summary.lines + 1), &second);
+            let joined = concat_batches(&whole.schema(), [&head, &tail]).unwrap();
+            prop_assert_eq!(joined, whole);
+        }
+    }
+}
