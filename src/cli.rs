@@ -59,6 +59,9 @@ pub struct AwsArgs {
 pub enum Command {
     /// Load new feed data from the source into the warehouse (idempotent, incremental)
     Sync(SyncArgs),
+    /// Check every feed file of the source against the schemas, writing nothing: what a sync
+    /// would set aside, per file (exit 4 when anything would be)
+    Validate(ValidateArgs),
     /// Run SQL over the warehouse
     Query(QueryArgs),
     /// Show rows, Delta version and last sync of every table
@@ -85,6 +88,19 @@ pub struct SyncArgs {
     /// Print nothing on success
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// Arguments of `sdds validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Source: s3://bucket[/prefix], a directory laid out like the bucket, or `sample` for the
+    /// bundled sample feeds [default: sample]
+    #[arg(long, short = 's', env = "SDDS_SOURCE")]
+    pub source: Option<String>,
+
+    /// Print the findings as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Output formats of results.

@@ -109,6 +109,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::Config::load(cli.config.as_deref())?;
     let quiet = matches!(&cli.command, Command::Sync(args) if args.quiet);
     let aws = aws::Aws::new(&cli.aws, &config, quiet);
+    if let Command::Validate(args) = cli.command {
+        return commands::validate::run(&config, &aws, args).await;
+    }
     let creates = matches!(cli.command, Command::Sync(_));
     let warehouse = aws
         .open_warehouse(&config.warehouse(cli.warehouse.as_deref()), creates)
@@ -125,5 +128,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => commands::status::run(&warehouse, args).await,
         Command::History(args) => commands::history::run(&warehouse, args).await,
         Command::Report(args) => commands::report::run(&config, &aws, &warehouse, args).await,
+        Command::Validate(args) => commands::validate::run(&config, &aws, args).await,
     }
 }

@@ -5,3 +5,4 @@ pub mod query;
 pub mod report;
 pub mod status;
 pub mod sync;
+pub mod validate;

@@ -274,7 +274,7 @@ fn today_fixes_current_date_for_athena_sql() {
 }
 
 #[test]
-fn a_sync_that_sets_rows_aside_says_so_and_exits_4() {
+fn validate_then_a_sync_that_sets_rows_aside_say_so_and_exit_4() {
     let dir = tempfile::tempdir().unwrap();
     let bucket = dir.path().join("bucket");
     sdds_testkit::write_file(
@@ -287,6 +287,25 @@ fn a_sync_that_sets_rows_aside_says_so_and_exits_4() {
         &["query", "-w", "wh", "select count(*) from quarantine"],
     );
     assert_eq!(empty.status.code(), Some(1), "no warehouse yet");
+    let validate = sdds(
+        dir.path(),
+        &["validate", "--source", bucket.to_str().unwrap()],
+    );
+    assert_eq!(validate.status.code(), Some(4), "{}", stderr(&validate));
+    assert_eq!(
+        stdout(&validate),
+        format!(
+            "legacyidmappingfeed_v1/year=2026/month=09/data.csv  2 rows  1 would be quarantined\n  \
+             line 3: expected 3 fields as in the header, found 2\n    PRODUCT,guid-2\n\
+             0 of 1 files clean, 1 rows would be quarantined ({})\n",
+            bucket.display()
+        )
+    );
+    assert!(!dir.path().join("wh").exists() && !dir.path().join("warehouse").exists());
+    let sample = sdds(dir.path(), &["validate", "--json"]);
+    assert_eq!(sample.status.code(), Some(0), "{}", stderr(&sample));
+    let sample: serde_json::Value = serde_json::from_str(&stdout(&sample)).unwrap();
+    assert_eq!(sample["files"].as_array().unwrap().len(), 42);
 
     let sync = sdds(
         dir.path(),

@@ -17,6 +17,7 @@ pub mod quarantine;
 pub mod state;
 pub mod status;
 pub mod sync;
+pub mod validate;
 
 pub use error::WarehouseError;
 pub use history::{History, SyncEntry, TableCommit};
@@ -25,3 +26,4 @@ pub use outcome::LastSync;
 pub use state::TableState;
 pub use status::{table_status, TableStatus};
 pub use sync::{sync, SyncOptions, SyncReport, SyncWarning, TableReport};
+pub use validate::{validate, FileFindings, ValidationReport};

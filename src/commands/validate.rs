@@ -1,0 +1,75 @@
+//! `sdds validate`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use sdds_feeds::Catalog;
+use sdds_warehouse::ValidationReport;
+
+use crate::aws::Aws;
+use crate::cli::ValidateArgs;
+use crate::commands::sync::open_source;
+use crate::config::Config;
+use crate::EXIT_QUARANTINED;
+
+/// Reads every feed file of the source and says, per file, what a sync would set aside.
+pub async fn run(config: &Config, aws: &Aws, args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let source = open_source(&config.source(args.source.as_deref()), aws).await?;
+    let report = sdds_warehouse::validate(source, &Catalog::builtin())
+        .await
+        .context("validate failed")?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write!(out, "{}", findings(&report))?;
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_QUARANTINED)
+    })
+}
+
+/// One line per file, then the first rejected rows of each file that has any.
+fn findings(report: &ValidationReport) -> String {
+    let mut text = String::new();
+    for file in &report.files {
+        let verdict = match (&file.error, file.rejected) {
+            (Some(error), _) => format!("cannot be read: {error}"),
+            (None, 0) => "ok".to_string(),
+            (None, n) => format!("{n} would be quarantined"),
+        };
+        text.push_str(&format!("{}  {} rows  {verdict}\n", file.key, file.rows));
+        for row in &file.examples {
+            let column = row
+                .column
+                .as_deref()
+                .map_or(String::new(), |c| format!("column {c}: "));
+            text.push_str(&format!(
+                "  line {}: {column}{}\n    {}\n",
+                row.line, row.reason, row.raw
+            ));
+        }
+        if file.rejected > file.examples.len() as u64 {
+            text.push_str(&format!(
+                "  ... and {} more\n",
+                file.rejected - file.examples.len() as u64
+            ));
+        }
+    }
+    let (files, clean) = (
+        report.files.len(),
+        report.files.iter().filter(|f| f.is_clean()).count(),
+    );
+    let rejected: u64 = report.files.iter().map(|f| f.rejected).sum();
+    text.push_str(&format!(
+        "{} of {files} files clean, {rejected} rows would be quarantined ({})\n",
+        clean, report.source
+    ));
+    for key in &report.ignored {
+        text.push_str(&format!("ignored {key} (not a known feed file)\n"));
+    }
+    text
+}
