@@ -50,6 +50,9 @@ pub async fn run(warehouse: &Warehouse, args: StatusArgs) -> anyhow::Result<Exit
                 (Some(error), _) => format!("failed: {error}"),
                 (None, Some(outcome)) => outcome.to_string(),
                 (None, None) => "-".to_string(),
+            } + &match s.new_columns.as_slice() {
+                [] => String::new(),
+                columns => format!("; new columns kept as text: {}", columns.join(", ")),
             }
         )?;
     }

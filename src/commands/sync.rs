@@ -83,7 +83,7 @@ pub async fn run(
     let quarantined = report.total(|t| t.rows_quarantined);
     if quarantined > 0 && !args.json {
         eprintln!(
-            "warning: {quarantined} rows could not be stored and were set aside; see them with \
+            "warning: {quarantined} rows or files could not be stored and were set aside; see them with \
              sdds query \"select * from quarantine where sync_id = '{}'\"",
             report.sync_id
         );

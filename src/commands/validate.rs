@@ -36,10 +36,11 @@ pub async fn run(config: &Config, aws: &Aws, args: ValidateArgs) -> anyhow::Resu
 fn findings(report: &ValidationReport) -> String {
     let mut text = String::new();
     for file in &report.files {
-        let verdict = match (&file.error, file.rejected) {
-            (Some(error), _) => format!("cannot be read: {error}"),
-            (None, 0) => "ok".to_string(),
-            (None, n) => format!("{n} would be quarantined"),
+        let verdict = match (&file.error, &file.set_aside, file.rejected) {
+            (Some(error), ..) => format!("cannot be read: {error}"),
+            (None, Some(problem), _) => format!("would be set aside: {problem}"),
+            (None, None, 0) => "ok".to_string(),
+            (None, None, n) => format!("{n} would be quarantined"),
         };
         text.push_str(&format!("{}  {} rows  {verdict}\n", file.key, file.rows));
         for row in &file.examples {

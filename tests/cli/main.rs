@@ -156,10 +156,27 @@ fn bad_input_gives_one_clear_line_and_a_non_zero_status() {
         "product_id,title,title\nprod-1,One,Uno\n",
     );
     let sync = sdds(dir.path(), &["sync", "--quiet", "--source", "bucket"]);
-    assert_eq!(sync.status.code(), Some(3));
+    assert_eq!(sync.status.code(), Some(4));
+    let err = stderr(&sync);
+    assert!(
+        err.starts_with("warning: 1 rows or files could not be stored and were set aside")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    let set_aside = sdds(
+        dir.path(),
+        &[
+            "query",
+            "--format",
+            "csv",
+            "select source_key, line, reason, raw from quarantine",
+        ],
+    );
     assert_eq!(
-        stderr(&sync),
-        "error: productfeed_v1/year=2026/month=09/data.csv: bad header: column \"title\" appears twice\n"
+        stdout(&set_aside),
+        "source_key,line,reason,raw\nproductfeed_v1/year=2026/month=09/data.csv,1,\
+         \"file set aside: column \"\"title\"\" appears twice in the header\",\
+         \"product_id,title,title\"\n"
     );
 
     for (args, message) in [
@@ -313,7 +330,7 @@ fn validate_then_a_sync_that_sets_rows_aside_say_so_and_exit_4() {
     );
     assert_eq!(sync.status.code(), Some(4), "{}", stderr(&sync));
     assert!(
-        stderr(&sync).contains("warning: 1 rows could not be stored and were set aside"),
+        stderr(&sync).contains("warning: 1 rows or files could not be stored and were set aside"),
         "{}",
         stderr(&sync)
     );

@@ -15,7 +15,7 @@ use arrow::record_batch::RecordBatch;
 use csv::{ByteRecord, StringRecord};
 
 use crate::catalog::{Column, ColumnType, Feed, DECIMAL_PRECISION, DECIMAL_SCALE, UTC};
-use crate::error::{FeedError, RowError};
+use crate::error::{FeedError, FileProblem, RowError};
 use crate::lineage::{self, Lineage};
 use crate::value;
 
@@ -140,12 +140,22 @@ pub fn decode<R: Read, E: From<FeedError>>(
             record.iter().map(clean_header).collect()
         }
     };
+    let set_aside = |problem| FeedError::SetAside {
+        key: key.clone(),
+        problem,
+        header: header.clone(),
+    };
+    if let Some(problem) = header_problem(job.feed, &header) {
+        return Err(set_aside(problem).into());
+    }
     let target = with_extra_columns(&job.target, job.feed, &header);
-    let mapping =
-        ColumnMapping::new(job.feed, &header, &target).map_err(|reason| FeedError::Header {
+    let mapping = ColumnMapping::new(job.feed, &header, &target).map_err(|e| match e {
+        MappingError::File(problem) => set_aside(problem),
+        MappingError::Schema(reason) => FeedError::Header {
             key: key.clone(),
             reason,
-        })?;
+        },
+    })?;
     let mut builder = BatchBuilder::new(target, &mapping, job.lineage, job.batch_rows);
     let mut summary = DecodeSummary {
         header: Some(header.clone()),
@@ -153,7 +163,13 @@ pub fn decode<R: Read, E: From<FeedError>>(
     };
     let line_base = job.first_line - 1;
     let mut bytes = record.into_byte_record();
+    // A record with too few or too many fields, one of them holding a line break: an
+    // unterminated quote if no record follows it.
+    let mut open_quote: Option<RowError> = None;
     while reader.read_byte_record(&mut bytes).map_err(csv_error)? {
+        if let Some(rejected) = open_quote.take() {
+            emit(Decoded::Rejected(rejected))?;
+        }
         let line = line_base + bytes.position().map_or(0, |p| p.line());
         let pushed = match StringRecord::from_byte_record(bytes) {
             Ok(text) => {
@@ -167,13 +183,12 @@ pub fn decode<R: Read, E: From<FeedError>>(
                 pushed
             }
             Err(invalid) => {
-                let reason = format!("invalid UTF-8: {}", invalid.utf8_error());
                 bytes = invalid.into_byte_record();
-                let field = invalid_utf8_field(&bytes);
+                let (field, valid_up_to) = invalid_utf8_field(&bytes).unwrap_or_default();
                 Err(RowError {
                     line,
-                    column: field.and_then(|i| builder.column_name(i)),
-                    reason,
+                    column: builder.column_name(field),
+                    reason: format!("not valid UTF-8 from byte {}", valid_up_to + 1),
                     raw: raw_bytes(&bytes),
                 })
             }
@@ -187,9 +202,23 @@ pub fn decode<R: Read, E: From<FeedError>>(
             }
             Err(rejected) => {
                 summary.rejected += 1;
-                emit(Decoded::Rejected(rejected))?;
+                let spans_lines = bytes
+                    .iter()
+                    .any(|f| f.contains(&b'\n') || f.contains(&b'\r'));
+                if rejected.column.is_none() && spans_lines {
+                    open_quote = Some(rejected);
+                } else {
+                    emit(Decoded::Rejected(rejected))?;
+                }
             }
         }
+    }
+    if let Some(mut rejected) = open_quote {
+        rejected.reason = format!(
+            "unterminated quote: a quoted field on line {} runs to the end of the file",
+            rejected.line
+        );
+        emit(Decoded::Rejected(rejected))?;
     }
     if builder.len() > 0 {
         emit(Decoded::Batch(builder.finish()?))?;
@@ -230,11 +259,45 @@ fn raw_bytes(record: &ByteRecord) -> String {
         .to_string()
 }
 
-/// The index of the first field of `record` that is not valid UTF-8.
-fn invalid_utf8_field(record: &ByteRecord) -> Option<usize> {
-    record
+/// The first field of `record` that is not valid UTF-8, and how many of its bytes are.
+fn invalid_utf8_field(record: &ByteRecord) -> Option<(usize, usize)> {
+    record.iter().enumerate().find_map(|(i, field)| {
+        std::str::from_utf8(field)
+            .err()
+            .map(|e| (i, e.valid_up_to()))
+    })
+}
+
+/// What makes a header unusable for `feed`: none of its columns, more unknown columns than
+/// its own (another feed's file; AWS adds columns a few at a time), or not all of its key.
+fn header_problem(feed: &Feed, header: &[String]) -> Option<FileProblem> {
+    let known = header
         .iter()
-        .position(|field| std::str::from_utf8(field).is_err())
+        .filter(|h| feed.column_for_header(h).is_some() || lineage::is_lineage(h))
+        .count();
+    if known == 0 {
+        return Some(FileProblem::NoHeader);
+    }
+    let unknown = header.iter().filter(|h| !h.is_empty()).count() - known;
+    if unknown > known {
+        return Some(FileProblem::ForeignHeader { known, unknown });
+    }
+    feed.key
+        .iter()
+        .find(|key| {
+            !header
+                .iter()
+                .any(|h| feed.column_for_header(h).is_some_and(|c| &c.name == *key))
+        })
+        .map(|key| FileProblem::MissingKey(key.clone()))
+}
+
+/// Why a header cannot be mapped onto the table schema.
+enum MappingError {
+    /// The file's fault.
+    File(FileProblem),
+    /// The table schema lacks a column the header needs.
+    Schema(String),
 }
 
 /// Where each CSV field goes in the target schema.
@@ -242,13 +305,20 @@ struct ColumnMapping {
     /// Per header field: target column index and how to parse it.
     fields: Vec<(usize, ColumnType, Option<usize>)>,
     header_len: usize,
+    /// Header positions of the feed's key columns.
+    keys: Vec<usize>,
 }
 
 impl ColumnMapping {
-    fn new(feed: &Feed, header: &[String], target: &SchemaRef) -> Result<ColumnMapping, String> {
+    fn new(
+        feed: &Feed,
+        header: &[String],
+        target: &SchemaRef,
+    ) -> Result<ColumnMapping, MappingError> {
         let mut fields = Vec::with_capacity(header.len());
+        let mut keys = Vec::new();
         let mut seen = vec![false; target.fields().len()];
-        for name in header {
+        for (position, name) in header.iter().enumerate() {
             let (target_name, column_type, zero_pad) = match feed.column_for_header(name) {
                 Some(Column {
                     name,
@@ -257,21 +327,29 @@ impl ColumnMapping {
                     ..
                 }) => (name.as_str(), *column_type, *zero_pad),
                 None if lineage::is_lineage(name) => {
-                    return Err(format!("column {name:?} is reserved for lineage"))
+                    return Err(MappingError::File(FileProblem::ReservedColumn(
+                        name.clone(),
+                    )))
                 }
                 None => (name.as_str(), ColumnType::String, None),
             };
-            let index = target
-                .index_of(target_name)
-                .map_err(|_| format!("column {name:?} has no place in the table schema"))?;
+            let index = target.index_of(target_name).map_err(|_| {
+                MappingError::Schema(format!("column {name:?} has no place in the table schema"))
+            })?;
             if std::mem::replace(&mut seen[index], true) {
-                return Err(format!("column {target_name:?} appears twice"));
+                return Err(MappingError::File(FileProblem::DuplicateColumn(
+                    target_name.to_string(),
+                )));
+            }
+            if feed.key.iter().any(|key| key == target_name) {
+                keys.push(position);
             }
             fields.push((index, column_type, zero_pad));
         }
         Ok(ColumnMapping {
             fields,
             header_len: header.len(),
+            keys,
         })
     }
 }
@@ -388,6 +466,8 @@ struct BatchBuilder {
     /// Per header field: target column index and parse rule.
     fields: Vec<(usize, ColumnType, Option<usize>)>,
     header_len: usize,
+    /// Header positions of the feed's key columns.
+    keys: Vec<usize>,
     /// Target columns no header field fills (NULL in every row).
     unfilled: Vec<usize>,
     lineage: Lineage,
@@ -421,6 +501,7 @@ impl BatchBuilder {
             columns,
             fields: mapping.fields.clone(),
             header_len: mapping.header_len,
+            keys: mapping.keys.clone(),
             unfilled,
             lineage,
             lines: Vec::with_capacity(capacity),
@@ -453,6 +534,16 @@ impl BatchBuilder {
                     self.header_len,
                     record.len()
                 ),
+            });
+        }
+        if let Some(&key) = self
+            .keys
+            .iter()
+            .find(|&&k| record.get(k).is_none_or(|v| v.trim().is_empty()))
+        {
+            return Err(RowProblem {
+                column: self.column_name(key),
+                reason: "no value in a key column".to_string(),
             });
         }
         self.parsed.clear();

@@ -14,6 +14,17 @@ pub enum FeedError {
         /// What is wrong.
         reason: String,
     },
+    /// The whole file cannot be loaded as the feed: a sync sets it aside in the quarantine
+    /// table and loads the others.
+    #[error("{key}: set aside: {problem}")]
+    SetAside {
+        /// Object key.
+        key: String,
+        /// What is wrong with it.
+        problem: FileProblem,
+        /// Its first line's fields.
+        header: Vec<String>,
+    },
     /// A data row cannot be stored.
     #[error("{key}:{}: {row}", .row.line)]
     Row {
@@ -56,4 +67,31 @@ impl std::fmt::Display for RowError {
             None => f.write_str(&self.reason),
         }
     }
+}
+
+/// Why a whole file is set aside rather than loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileProblem {
+    /// The first line is data, or belongs to another feed.
+    #[error("no header: the first line names none of the feed's columns")]
+    NoHeader,
+    /// Most of the header's columns are not the feed's: another feed's file.
+    #[error(
+        "the header names more columns unknown to the feed ({unknown}) than its own ({known})"
+    )]
+    ForeignHeader {
+        /// Header fields that are the feed's columns.
+        known: usize,
+        /// Header fields that are not.
+        unknown: usize,
+    },
+    /// A column that identifies the feed's entities is not in the header.
+    #[error("no key column {0} in the header")]
+    MissingKey(String),
+    /// Two header fields name the same column.
+    #[error("column {0:?} appears twice in the header")]
+    DuplicateColumn(String),
+    /// A header field takes the name of a lineage column sdds adds.
+    #[error("column {0:?} in the header is reserved for lineage")]
+    ReservedColumn(String),
 }

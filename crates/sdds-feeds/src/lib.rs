@@ -16,5 +16,5 @@ pub mod value;
 
 pub use catalog::{Catalog, Column, ColumnType, Feed, HistoryKind};
 pub use decode::{decode, read_header, unknown_headers, DecodeJob, DecodeSummary, Decoded};
-pub use error::{FeedError, RowError};
+pub use error::{FeedError, FileProblem, RowError};
 pub use lineage::Lineage;

@@ -1,5 +1,6 @@
 //! `status`: what each table holds.
 
+use sdds_feeds::{lineage, Catalog};
 use serde::Serialize;
 
 use crate::error::WarehouseError;
@@ -22,6 +23,9 @@ pub struct TableStatus {
     pub last_sync: Option<String>,
     /// Id of the last sync.
     pub last_sync_id: Option<String>,
+    /// Columns the table holds that the feed's schema does not know (AWS added them; they are
+    /// kept as text).
+    pub new_columns: Vec<String>,
     /// Source objects consumed.
     pub objects: usize,
     /// Source objects that have vanished from the source.
@@ -51,6 +55,23 @@ pub async fn table_status(
         None => None,
     };
     let last = LastSync::load(&delta, table).await?;
+    let new_columns = match (version, Catalog::builtin().feed(table)) {
+        (Some(_), Some(feed)) => {
+            let schema = delta
+                .snapshot()
+                .map_err(|e| WarehouseError::delta(table, e))?
+                .snapshot()
+                .arrow_schema();
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.name())
+                .filter(|name| feed.column(name).is_none() && !lineage::is_lineage(name))
+                .cloned()
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     Ok(TableStatus {
         last_outcome: last
             .as_ref()
@@ -62,6 +83,7 @@ pub async fn table_status(
         rows_quarantined: state.as_ref().map_or(0, TableState::quarantined),
         last_sync: state.as_ref().map(|s| s.synced_at.clone()),
         last_sync_id: state.as_ref().map(|s| s.sync_id.clone()),
+        new_columns,
         objects: state.as_ref().map_or(0, |s| s.objects.len()),
         objects_vanished: state
             .as_ref()

@@ -111,6 +111,14 @@ pub enum SyncWarning {
         /// The feed's columns the header lacks.
         columns: Vec<String>,
     },
+    /// A file with columns the feed does not know: each is kept, as a text column.
+    #[error("{key}: new column {}, kept as text", columns.join(", "))]
+    NewColumns {
+        /// The source key.
+        key: String,
+        /// The header's columns the feed does not know.
+        columns: Vec<String>,
+    },
     /// A 0-byte file: nothing to load.
     #[error("{key}: empty file (0 bytes)")]
     EmptyFile {
@@ -410,6 +418,13 @@ async fn sync_table(
                     columns,
                 });
             }
+            let columns = sdds_feeds::unknown_headers(feed, header);
+            if !columns.is_empty() {
+                report.warnings.push(SyncWarning::NewColumns {
+                    key: planned.info.key.clone(),
+                    columns,
+                });
+            }
         }
         report.bytes_read += read.range.end - read.range.start;
         let new_adds = writer.flush().await.map_err(delta)?;
@@ -649,7 +664,29 @@ async fn read_object(
         writer.reset();
         return Err(e);
     }
-    let (summary, tail) = decoded.inspect_err(|_| writer.reset())?;
+    let (summary, tail) = match decoded {
+        // Nothing of it was written: one quarantined row stands for the file. Its state keeps
+        // no header, so that when it changes it is read again whole.
+        Err(FeedError::SetAside {
+            problem, header, ..
+        }) => {
+            let row = sdds_feeds::RowError {
+                line: read.first_line,
+                column: None,
+                reason: format!("file set aside: {problem}"),
+                raw: header.join(","),
+            };
+            quarantined.push(&read.object.key, &row)?;
+            return Ok(ObjectOutcome {
+                rows: 0,
+                quarantined: 1,
+                lines: 0,
+                header: None,
+                tail: Vec::new(),
+            });
+        }
+        other => other.inspect_err(|_| writer.reset())?,
+    };
     Ok(ObjectOutcome {
         rows: summary.rows,
         quarantined: quarantined.len() - before,

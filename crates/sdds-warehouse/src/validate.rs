@@ -25,7 +25,9 @@ pub struct FileFindings {
     pub rejected: u64,
     /// The first rejected rows.
     pub examples: Vec<RejectedRow>,
-    /// Why the file as a whole cannot be read (its header, its encoding), if it cannot.
+    /// Why a sync would set the whole file aside, if it would.
+    pub set_aside: Option<String>,
+    /// Why the file cannot be read at all (its encoding, the source), if it cannot.
     pub error: Option<String>,
 }
 
@@ -56,7 +58,7 @@ impl From<RowError> for RejectedRow {
 impl FileFindings {
     /// Whether a sync would store every row of the file.
     pub fn is_clean(&self) -> bool {
-        self.rejected == 0 && self.error.is_none()
+        self.rejected == 0 && self.set_aside.is_none() && self.error.is_none()
     }
 }
 
@@ -110,6 +112,7 @@ async fn check_file(
         rows: 0,
         rejected: 0,
         examples: Vec::new(),
+        set_aside: None,
         error: None,
     };
     let stream = source.read(object, 0..object.size).await?;
@@ -149,6 +152,9 @@ async fn check_file(
     }
     match decoder.await {
         Ok(Ok(_)) => {}
+        Ok(Err(FeedError::SetAside { problem, .. })) => {
+            findings.set_aside = Some(problem.to_string())
+        }
         Ok(Err(error)) => findings.error = Some(error.to_string()),
         Err(crashed) => findings.error = Some(format!("decoder crashed: {crashed}")),
     }

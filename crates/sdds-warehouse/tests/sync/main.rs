@@ -1,6 +1,7 @@
 //! Syncing a bucket-shaped folder into real Delta tables on disk, read back with SQL; and
 //! the same from a real S3 protocol server on loopback (`s3`).
 
+mod malformed;
 mod s3;
 
 use std::path::Path;
@@ -364,7 +365,21 @@ async fn unknown_columns_are_kept_even_when_they_appear_later() {
     );
 
     let report = run_sync(&source, &warehouse).await;
-    assert_eq!(table(&report, "productfeed_v1").rows_added, 1);
+    let products = table(&report, "productfeed_v1");
+    assert_eq!(products.rows_added, 1);
+    assert_eq!(
+        products
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec![
+            "productfeed_v1/year=2026/month=11/data.csv: no column manufacturer_account_id, product_code, catalog, insert_date, update_date, delete_date; its rows have NULL there",
+            "productfeed_v1/year=2026/month=11/data.csv: new column listing_tier, kept as text",
+        ]
+    );
+    let status = table_status(&warehouse, "productfeed_v1").await.unwrap();
+    assert_eq!(status.new_columns, vec!["listing_tier"]);
     assert_eq!(
         rows(
             &warehouse,
