@@ -14,7 +14,11 @@ use deltalake::arrow::array::{
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::datafusion::prelude::{col, lit, Expr};
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::{Action, Add, StructType};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use sdds_feeds::RowError;
 
 use crate::error::WarehouseError;
@@ -54,14 +58,45 @@ pub struct Reread {
     pub from_line: Option<u64>,
 }
 
-/// The rows one table's sync sets aside, in the quarantine table's layout.
+/// The rows one table's sync sets aside, in the quarantine table's layout: written to Parquet
+/// a batch at a time (a file of bad rows takes no more memory than a good one), committed by
+/// [`commit`].
 pub struct QuarantineRows {
     table: String,
     sync_id: String,
     at: DateTime<Utc>,
-    batches: Vec<RecordBatch>,
     builder: RowsBuilder,
     rows: u64,
+    writer: QuarantineWriter,
+}
+
+/// Where finished batches go: a Parquet writer opened at the first, and the files written.
+struct QuarantineWriter {
+    url: String,
+    storage_options: std::collections::HashMap<String, String>,
+    writer: Option<RecordBatchWriter>,
+    adds: Vec<Add>,
+}
+
+impl QuarantineWriter {
+    async fn write(&mut self, batch: RecordBatch) -> Result<(), WarehouseError> {
+        let delta = |e| WarehouseError::delta(TABLE, e);
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => self.writer.insert(
+                RecordBatchWriter::try_new(
+                    &self.url,
+                    schema(),
+                    None,
+                    Some(self.storage_options.clone()),
+                )
+                .map_err(delta)?,
+            ),
+        };
+        writer.write(batch).await.map_err(delta)?;
+        self.adds.extend(writer.flush().await.map_err(delta)?);
+        Ok(())
+    }
 }
 
 /// Rows gathered before they become a batch.
@@ -78,15 +113,20 @@ struct RowsBuilder {
 }
 
 impl QuarantineRows {
-    /// None yet, for `table` in sync `sync_id` started `at`.
-    pub fn new(table: &str, sync_id: &str, at: DateTime<Utc>) -> Self {
+    /// None yet, for `table` in sync `sync_id` started `at`, to be written into `warehouse`.
+    pub fn new(warehouse: &Warehouse, table: &str, sync_id: &str, at: DateTime<Utc>) -> Self {
         Self {
             table: table.to_string(),
             sync_id: sync_id.to_string(),
             at,
-            batches: Vec::new(),
             builder: RowsBuilder::default(),
             rows: 0,
+            writer: QuarantineWriter {
+                url: warehouse.table_url(TABLE).to_string(),
+                storage_options: warehouse.storage_options().clone(),
+                writer: None,
+                adds: Vec::new(),
+            },
         }
     }
 
@@ -101,7 +141,7 @@ impl QuarantineRows {
     }
 
     /// Sets aside one rejected row of `source_key`.
-    pub fn push(&mut self, source_key: &str, row: &RowError) -> Result<(), WarehouseError> {
+    pub async fn push(&mut self, source_key: &str, row: &RowError) -> Result<(), WarehouseError> {
         let b = &mut self.builder;
         b.source_key.append_value(source_key);
         b.line
@@ -112,12 +152,12 @@ impl QuarantineRows {
         b.len += 1;
         self.rows += 1;
         if b.len >= BATCH_ROWS {
-            self.finish_batch()?;
+            self.finish_batch().await?;
         }
         Ok(())
     }
 
-    fn finish_batch(&mut self) -> Result<(), WarehouseError> {
+    async fn finish_batch(&mut self) -> Result<(), WarehouseError> {
         let mut b = std::mem::take(&mut self.builder);
         if b.len == 0 {
             return Ok(());
@@ -141,8 +181,7 @@ impl QuarantineRows {
         ];
         let batch = RecordBatch::try_new(schema(), columns)
             .map_err(|e| WarehouseError::delta(TABLE, e.into()))?;
-        self.batches.push(batch);
-        Ok(())
+        self.writer.write(batch).await
     }
 }
 
@@ -159,14 +198,15 @@ fn truncate(text: &str, max: usize) -> &str {
 }
 
 /// Replaces what `rereads` read again of `rows.table` with `rows`: removes the rows quarantined
-/// before from where each object is read again, then appends the new ones (each step one
-/// commit, none when it has nothing to do). Returns the rows appended.
+/// before from where each object is read again, then commits the files of the new ones (each
+/// step one commit, none when it has nothing to do). Returns the rows committed.
 pub async fn commit(
     warehouse: &Warehouse,
     rereads: &[Reread],
     mut rows: QuarantineRows,
 ) -> Result<u64, WarehouseError> {
     let delta = |e| WarehouseError::delta(TABLE, e);
+    rows.finish_batch().await?;
     let mut table = warehouse.open_table(TABLE, !rows.is_empty()).await?;
     if table.version().is_some() && !rereads.is_empty() {
         let predicate = stale_rows(&rows.table, rereads);
@@ -176,16 +216,36 @@ pub async fn commit(
             .await
             .map_err(delta)?;
     }
-    rows.finish_batch()?;
-    if rows.batches.is_empty() {
+    let adds: Vec<Action> = rows.writer.adds.drain(..).map(Action::Add).collect();
+    if adds.is_empty() {
         return Ok(0);
     }
-    table
-        .write(std::mem::take(&mut rows.batches))
-        .with_save_mode(SaveMode::Append)
-        .with_table_name(TABLE)
-        .await
-        .map_err(delta)?;
+    if table.version().is_some() {
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: None,
+            predicate: None,
+        };
+        CommitBuilder::default()
+            .with_actions(adds)
+            .build(
+                Some(table.snapshot().map_err(delta)?),
+                table.log_store(),
+                operation,
+            )
+            .await
+            .map_err(delta)?;
+    } else {
+        let columns: StructType = schema().try_into_kernel().map_err(|e| delta(e.into()))?;
+        table
+            .create()
+            .with_table_name(TABLE)
+            .with_comment("Rows and files syncs could not store, with where they were and why")
+            .with_columns(columns.fields().cloned())
+            .with_actions(adds)
+            .await
+            .map_err(delta)?;
+    }
     Ok(rows.rows)
 }
 

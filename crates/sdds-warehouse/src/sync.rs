@@ -362,7 +362,8 @@ async fn sync_table(
     let mut removes = Vec::new();
     let mut adds = Vec::new();
     let ingested_at_micros = options.started_at.timestamp_micros();
-    let mut quarantined = QuarantineRows::new(name, &options.sync_id, options.started_at);
+    let mut quarantined =
+        QuarantineRows::new(warehouse, name, &options.sync_id, options.started_at);
     let mut rereads = Vec::new();
     for key in &plan.vanished {
         if let Some(object) = state.objects.get_mut(key) {
@@ -648,7 +649,7 @@ async fn read_object(
                 .write_with_mode(batch, WriteMode::MergeSchema)
                 .await
                 .map_err(|e| WarehouseError::delta(&table, e)),
-            Decoded::Rejected(row) => quarantined.push(&read.object.key, &row),
+            Decoded::Rejected(row) => quarantined.push(&read.object.key, &row).await,
         };
         if let Err(e) = written {
             write_error = Some(e);
@@ -676,7 +677,7 @@ async fn read_object(
                 reason: format!("file set aside: {problem}"),
                 raw: header.join(","),
             };
-            quarantined.push(&read.object.key, &row)?;
+            quarantined.push(&read.object.key, &row).await?;
             return Ok(ObjectOutcome {
                 rows: 0,
                 quarantined: 1,
