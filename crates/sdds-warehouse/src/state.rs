@@ -51,6 +51,59 @@ pub struct ObjectState {
     pub vanished: bool,
 }
 
+/// What one sync read of one object: the input of [`ObjectState::advance`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRead {
+    /// The object's rows read before are replaced (it was rewritten, or is read whole again).
+    pub replace: bool,
+    /// Bytes of the object consumed once this read is stored.
+    pub consumed: u64,
+    /// The object's ETag when listed.
+    pub etag: Option<String>,
+    /// The header the rows were read with (none: the file was set aside).
+    pub header: Option<Vec<String>>,
+    /// The line the read started at (1 for a whole object, [`ObjectState::next_line`] for
+    /// appended bytes).
+    pub first_line: u64,
+    /// Line feeds the read consumed.
+    pub lines: u64,
+    /// Rows it stored.
+    pub rows: u64,
+    /// Rows it set aside.
+    pub quarantined: u64,
+    /// The last consumed bytes (at most [`TAIL_BYTES`]), verified next time.
+    pub tail: Vec<u8>,
+    /// Data files holding the rows it stored.
+    pub files: Vec<FileRef>,
+}
+
+impl ObjectState {
+    /// The line number of the first appended line, where a read of the bytes after
+    /// [`Self::consumed`] starts.
+    pub fn next_line(&self) -> u64 {
+        self.lines + 1
+    }
+
+    /// The state after `read`: the object's rows and files so far plus the new ones, or only
+    /// the new ones when it replaces them.
+    pub fn advance(old: Option<ObjectState>, read: ObjectRead) -> ObjectState {
+        let mut object = match (read.replace, old) {
+            (false, Some(old)) => old,
+            _ => ObjectState::default(),
+        };
+        object.consumed = read.consumed;
+        object.etag = read.etag;
+        object.header = read.header.unwrap_or_default();
+        object.lines = read.first_line - 1 + read.lines;
+        object.rows += read.rows;
+        object.quarantined += read.quarantined;
+        object.tail_crc = crc32fast::hash(&read.tail);
+        object.files.extend(read.files);
+        object.vanished = false;
+        object
+    }
+}
+
 /// The state of a table after a sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableState {
@@ -102,5 +155,58 @@ impl TableState {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FileRef, ObjectRead, ObjectState};
+
+    fn read(replace: bool, first_line: u64, rows: u64, file: &str) -> ObjectRead {
+        ObjectRead {
+            replace,
+            consumed: 100 * first_line,
+            etag: Some(format!("e{first_line}")),
+            header: Some(vec!["id".into()]),
+            first_line,
+            lines: rows + u64::from(first_line == 1),
+            rows,
+            quarantined: 1,
+            tail: b"tail".to_vec(),
+            files: vec![FileRef {
+                path: file.into(),
+                size: 10,
+            }],
+        }
+    }
+
+    #[test]
+    fn an_appended_read_adds_to_the_object_and_a_replacing_one_starts_it_over() {
+        // A new object: a header line and 3 rows.
+        let first = ObjectState::advance(None, read(false, 1, 3, "a.parquet"));
+        assert_eq!((first.lines, first.rows, first.quarantined), (4, 3, 1));
+        assert_eq!(first.next_line(), 5);
+        // 2 rows appended from line 5.
+        let grown = ObjectState::advance(Some(first.clone()), read(false, 5, 2, "b.parquet"));
+        assert_eq!((grown.lines, grown.rows, grown.quarantined), (6, 5, 2));
+        assert_eq!(grown.files.len(), 2);
+        assert_eq!(grown.etag.as_deref(), Some("e5"));
+        // Rewritten: read whole again, only its new rows and files count.
+        let mut vanished = grown;
+        vanished.vanished = true;
+        let rewritten = ObjectState::advance(Some(vanished), read(true, 1, 1, "c.parquet"));
+        assert_eq!(
+            (rewritten.lines, rewritten.rows, rewritten.quarantined),
+            (2, 1, 1)
+        );
+        assert_eq!(
+            rewritten.files,
+            vec![FileRef {
+                path: "c.parquet".into(),
+                size: 10
+            }]
+        );
+        assert!(!rewritten.vanished);
+        assert_eq!(rewritten.tail_crc, crc32fast::hash(b"tail"));
     }
 }

@@ -23,7 +23,7 @@ use crate::location::Warehouse;
 use crate::outcome::LastSync;
 use crate::plan::{group_by_feed, ObjectAction, PlannedObject, TablePlan};
 use crate::quarantine::{self, QuarantineRows, Reread};
-use crate::state::{FileRef, ObjectState, TableState, COMMIT_INFO_KEY, TAIL_BYTES};
+use crate::state::{FileRef, ObjectRead, ObjectState, TableState, COMMIT_INFO_KEY, TAIL_BYTES};
 
 /// Settings of one sync run.
 #[derive(Clone)]
@@ -350,7 +350,7 @@ async fn sync_table(
     } else {
         feed.table_schema()
     };
-    let mut writer = RecordBatchWriter::try_new(
+    let writer = RecordBatchWriter::try_new(
         url.as_str(),
         table_schema.clone(),
         None,
@@ -359,100 +359,34 @@ async fn sync_table(
     .map_err(delta)?
     .with_writer_properties(writer_properties(&table_schema));
     let mut state = old_state.unwrap_or_default();
-    let mut removes = Vec::new();
-    let mut adds = Vec::new();
-    let ingested_at_micros = options.started_at.timestamp_micros();
-    let mut quarantined =
-        QuarantineRows::new(warehouse, name, &options.sync_id, options.started_at);
-    let mut rereads = Vec::new();
     for key in &plan.vanished {
         if let Some(object) = state.objects.get_mut(key) {
             object.vanished = true;
         }
     }
+    let mut read = TableRead {
+        writer,
+        quarantined: QuarantineRows::new(warehouse, name, &options.sync_id, options.started_at),
+        rereads: Vec::new(),
+        removes: Vec::new(),
+        adds: Vec::new(),
+    };
     for planned in plan
         .objects
         .iter()
         .filter(|o| o.action != ObjectAction::Unchanged)
     {
         let old = state.objects.get(&planned.info.key).cloned();
-        if planned.info.size == 0 {
-            report.warnings.push(SyncWarning::EmptyFile {
-                key: planned.info.key.clone(),
-            });
-        }
-        let read = plan_read(source, planned, old.as_ref(), report).await?;
-        if read.replace {
-            if let Some(old) = &old {
-                report.rows_removed += old.rows;
-                removes.extend(
-                    old.files
-                        .iter()
-                        .map(|f| remove_action(f, options.started_at)),
-                );
-            }
-        }
-        let lineage = Lineage {
-            source_key: planned.info.key.clone(),
-            sync_id: options.sync_id.clone(),
-            ingested_at_micros,
-        };
-        rereads.push(Reread {
-            source_key: planned.info.key.clone(),
-            from_line: (read.range.start > 0).then_some(read.first_line),
-        });
-        let outcome = read_object(
-            source,
-            feed,
-            &read,
-            lineage,
-            &mut writer,
-            &mut quarantined,
-            options,
-        )
-        .await?;
-        if let Some(header) = &outcome.header {
-            let columns = missing_columns(feed, header);
-            if !columns.is_empty() {
-                report.warnings.push(SyncWarning::MissingColumns {
-                    key: planned.info.key.clone(),
-                    columns,
-                });
-            }
-            let columns = sdds_feeds::unknown_headers(feed, header);
-            if !columns.is_empty() {
-                report.warnings.push(SyncWarning::NewColumns {
-                    key: planned.info.key.clone(),
-                    columns,
-                });
-            }
-        }
-        report.bytes_read += read.range.end - read.range.start;
-        let new_adds = writer.flush().await.map_err(delta)?;
-        let files: Vec<FileRef> = new_adds
-            .iter()
-            .map(|a| FileRef {
-                path: a.path.clone(),
-                size: a.size,
-            })
-            .collect();
-        adds.extend(new_adds.into_iter().map(Action::Add));
-        report.rows_added += outcome.rows;
-        let mut object = match (read.replace, old) {
-            (false, Some(old)) => old,
-            _ => ObjectState::default(),
-        };
-        object.consumed = read.range.end;
-        object.etag = planned.info.etag.clone();
-        object.header = read.header.or(outcome.header).unwrap_or_default();
-        object.lines = read.first_line - 1 + outcome.lines;
-        object.rows += outcome.rows;
-        object.quarantined += outcome.quarantined;
-        object.tail_crc = crc32fast::hash(&outcome.tail);
-        object.files.extend(files);
-        object.vanished = false;
+        let object = read.object(run, feed, planned, old, report).await?;
         state.objects.insert(planned.info.key.clone(), object);
     }
+    let TableRead {
+        writer,
+        quarantined,
+        rereads,
+        removes,
+        adds,
+    } = read;
 
     {
         let _one_at_a_time = run.quarantine_lock.lock().await;
@@ -468,7 +402,159 @@ async fn sync_table(
     state.rows_added = report.rows_added;
     state.rows_removed = report.rows_removed;
     state.bytes_read = report.bytes_read;
-    let state_json = serde_json::to_value(&state).map_err(|e| WarehouseError::State {
+    let mut actions: Vec<Action> = removes;
+    actions.extend(adds);
+    let pending = PendingCommit {
+        state,
+        actions,
+        schema: writer.arrow_schema(),
+        schema_grew: writer.arrow_schema().fields().len() != table_schema.fields().len(),
+    };
+    report.version = Some(commit_table(table, feed, pending).await?);
+    Ok(())
+}
+
+/// The read step of one table's sync: each planned object read into the table's writer and
+/// the quarantine, gathering what the commit will carry.
+struct TableRead {
+    writer: RecordBatchWriter,
+    quarantined: QuarantineRows,
+    /// Where each object was read from (what it had quarantined from there is stale).
+    rereads: Vec<Reread>,
+    /// The files of objects whose rows are replaced.
+    removes: Vec<Action>,
+    /// The files written.
+    adds: Vec<Action>,
+}
+
+impl TableRead {
+    /// Reads what is new of one object; returns its state once committed.
+    async fn object(
+        &mut self,
+        run: &RunContext<'_>,
+        feed: &Feed,
+        planned: &PlannedObject,
+        old: Option<ObjectState>,
+        report: &mut TableReport,
+    ) -> Result<ObjectState, WarehouseError> {
+        let (source, options) = (run.source, run.options);
+        let key = &planned.info.key;
+        if planned.info.size == 0 {
+            report
+                .warnings
+                .push(SyncWarning::EmptyFile { key: key.clone() });
+        }
+        let read = plan_read(source, planned, old.as_ref()).await?;
+        report.bytes_read += read.verified_bytes + (read.range.end - read.range.start);
+        if planned.action == ObjectAction::Grown && read.range.start == 0 {
+            report.objects_grown -= 1;
+            report.objects_rewritten += 1;
+        }
+        if let (true, Some(old)) = (read.replace, &old) {
+            report.rows_removed += old.rows;
+            let at = options.started_at;
+            self.removes
+                .extend(old.files.iter().map(|f| remove_action(f, at)));
+        }
+        let lineage = Lineage {
+            source_key: key.clone(),
+            sync_id: options.sync_id.clone(),
+            ingested_at_micros: options.started_at.timestamp_micros(),
+        };
+        self.rereads.push(Reread {
+            source_key: key.clone(),
+            from_line: (read.range.start > 0).then_some(read.first_line),
+        });
+        let outcome = read_object(
+            source,
+            feed,
+            &read,
+            lineage,
+            &mut self.writer,
+            &mut self.quarantined,
+            options,
+        )
+        .await?;
+        if let Some(header) = &outcome.header {
+            report.warnings.extend(header_warnings(feed, key, header));
+        }
+        let new_adds = self
+            .writer
+            .flush()
+            .await
+            .map_err(|e| WarehouseError::delta(&feed.name, e))?;
+        let files: Vec<FileRef> = new_adds
+            .iter()
+            .map(|a| FileRef {
+                path: a.path.clone(),
+                size: a.size,
+            })
+            .collect();
+        self.adds.extend(new_adds.into_iter().map(Action::Add));
+        report.rows_added += outcome.rows;
+        let header = match outcome.header {
+            Some(header) => Some(read.header.unwrap_or(header)),
+            None => None,
+        };
+        Ok(ObjectState::advance(
+            old,
+            ObjectRead {
+                replace: read.replace,
+                consumed: read.range.end,
+                etag: planned.info.etag.clone(),
+                header,
+                first_line: read.first_line,
+                lines: outcome.lines,
+                rows: outcome.rows,
+                quarantined: outcome.quarantined,
+                tail: outcome.tail,
+                files,
+            },
+        ))
+    }
+}
+
+/// What a file's header says that deserves a look: feed columns it lacks, columns the feed
+/// does not know.
+fn header_warnings(feed: &Feed, key: &str, header: &[String]) -> Vec<SyncWarning> {
+    let mut warnings = Vec::new();
+    let columns = missing_columns(feed, header);
+    if !columns.is_empty() {
+        warnings.push(SyncWarning::MissingColumns {
+            key: key.to_string(),
+            columns,
+        });
+    }
+    let columns = sdds_feeds::unknown_headers(feed, header);
+    if !columns.is_empty() {
+        warnings.push(SyncWarning::NewColumns {
+            key: key.to_string(),
+            columns,
+        });
+    }
+    warnings
+}
+
+/// What one table's sync commits: the data files added and removed, the new state, and the
+/// schema the files have.
+struct PendingCommit {
+    state: TableState,
+    actions: Vec<Action>,
+    schema: SchemaRef,
+    /// The files have columns the table did not (new columns in the source).
+    schema_grew: bool,
+}
+
+/// Commits `pending` as the table's next version (creating the table on its first sync), with
+/// the state in the same commit; returns the version.
+async fn commit_table(
+    table: &DeltaTable,
+    feed: &Feed,
+    pending: PendingCommit,
+) -> Result<u64, WarehouseError> {
+    let name = feed.name.as_str();
+    let delta = |e: deltalake::DeltaTableError| WarehouseError::delta(name, e);
+    let state_json = serde_json::to_value(&pending.state).map_err(|e| WarehouseError::State {
         table: name.into(),
         reason: e.to_string(),
     })?;
@@ -481,40 +567,12 @@ async fn sync_table(
             ),
         ])
         .with_max_retries(0);
-
-    let final_schema: StructType = writer
-        .arrow_schema()
+    let final_schema: StructType = pending
+        .schema
         .try_into_kernel()
         .map_err(|e| delta(e.into()))?;
-    let mut actions: Vec<Action> = removes;
-    actions.extend(adds);
-    let version = if exists {
-        if writer.arrow_schema().fields().len() != table_schema.fields().len() {
-            let metadata = table
-                .snapshot()
-                .map_err(delta)?
-                .metadata()
-                .clone()
-                .with_schema(&final_schema)
-                .map_err(|e| delta(e.into()))?;
-            actions.push(Action::Metadata(metadata));
-        }
-        let operation = DeltaOperation::Write {
-            mode: SaveMode::Append,
-            partition_by: None,
-            predicate: None,
-        };
-        let finalized = CommitBuilder::from(properties)
-            .with_actions(actions)
-            .build(
-                Some(table.snapshot().map_err(delta)?),
-                table.log_store(),
-                operation,
-            )
-            .await
-            .map_err(delta)?;
-        finalized.version()
-    } else {
+    let mut actions = pending.actions;
+    if table.version().is_none() {
         let created = table
             .create()
             .with_table_name(name)
@@ -524,10 +582,28 @@ async fn sync_table(
             .with_commit_properties(properties)
             .await
             .map_err(delta)?;
-        created.version().unwrap_or(0)
+        return Ok(created.version().unwrap_or(0));
+    }
+    let snapshot = table.snapshot().map_err(delta)?;
+    if pending.schema_grew {
+        let metadata = snapshot
+            .metadata()
+            .clone()
+            .with_schema(&final_schema)
+            .map_err(|e| delta(e.into()))?;
+        actions.push(Action::Metadata(metadata));
+    }
+    let operation = DeltaOperation::Write {
+        mode: SaveMode::Append,
+        partition_by: None,
+        predicate: None,
     };
-    report.version = Some(version);
-    Ok(())
+    let finalized = CommitBuilder::from(properties)
+        .with_actions(actions)
+        .build(Some(snapshot), table.log_store(), operation)
+        .await
+        .map_err(delta)?;
+    Ok(finalized.version())
 }
 
 /// The feed's columns that `header` does not have (names compared without case).
@@ -554,41 +630,42 @@ struct PlannedRead {
     tail_prefix: Vec<u8>,
     /// The object's stored rows are replaced.
     replace: bool,
+    /// Bytes read to verify the consumed tail.
+    verified_bytes: u64,
 }
 
-/// Decides the byte range to read; for a grown object, verifies the consumed tail first.
+/// Decides the byte range to read; for a grown object, verifies the consumed tail first (a
+/// failed check reads it whole, as rewritten).
 async fn plan_read(
     source: &dyn Source,
     planned: &PlannedObject,
     old: Option<&ObjectState>,
-    report: &mut TableReport,
 ) -> Result<PlannedRead, WarehouseError> {
-    let whole = PlannedRead {
+    let whole = |verified_bytes| PlannedRead {
         object: planned.info.clone(),
         range: 0..planned.info.size,
         header: None,
         first_line: 1,
         tail_prefix: Vec::new(),
         replace: old.is_some(),
+        verified_bytes,
     };
     let (ObjectAction::Grown, Some(old)) = (planned.action, old) else {
-        return Ok(whole);
+        return Ok(whole(0));
     };
     let tail_start = old.consumed.saturating_sub(TAIL_BYTES);
     let tail = source
         .read_all(&planned.info, tail_start..old.consumed)
         .await?;
-    report.bytes_read += tail.len() as u64;
     if crc32fast::hash(&tail) != old.tail_crc || old.header.is_empty() {
-        report.objects_grown -= 1;
-        report.objects_rewritten += 1;
-        return Ok(whole);
+        return Ok(whole(tail.len() as u64));
     }
     Ok(PlannedRead {
         object: planned.info.clone(),
         range: old.consumed..planned.info.size,
         header: Some(old.header.clone()),
-        first_line: old.lines + 1,
+        first_line: old.next_line(),
+        verified_bytes: tail.len() as u64,
         tail_prefix: tail,
         replace: false,
     })
