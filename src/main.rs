@@ -33,6 +33,7 @@ const EXIT_QUARANTINED: u8 = 4;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    quiet_caught_upload_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,6 +53,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// object_store's `BufWriter::abort` panics by design once an upload has begun shutting down;
+/// delta-rs calls it after a failed upload (a full disk, say) inside `catch_unwind`, so the
+/// failure is reported as an error, but the default hook would still print the caught panic.
+/// That one is logged at debug level; every other panic is printed as before.
+fn quiet_caught_upload_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let from_abort = info.location().is_some_and(|l| {
+            l.file().contains("object_store") && l.file().ends_with("buffered.rs")
+        }) && info.payload().downcast_ref::<&str>() == Some(&"Already shut down");
+        if from_abort {
+            tracing::debug!("a failed upload could not be aborted: {info}");
+        } else {
+            default(info);
+        }
+    }));
 }
 
 /// Diagnostics go to stderr: our warnings by default; `-v` adds our progress and the libraries'

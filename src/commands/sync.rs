@@ -77,8 +77,16 @@ pub async fn run(
         eprint!("{}", summary(&report, seconds));
     }
     let failures: Vec<_> = report.failures().collect();
-    for failed in &failures {
+    for failed in failures.iter().filter(|t| !t.skipped) {
         eprintln!("error: {}", failed.error.as_deref().unwrap_or_default());
+    }
+    let skipped: Vec<&str> = report.skipped().map(|t| t.table.as_str()).collect();
+    if !skipped.is_empty() {
+        eprintln!(
+            "error: the sync stopped there; {} tables were not synced and are unchanged: {}",
+            skipped.len(),
+            skipped.join(", ")
+        );
     }
     let quarantined = report.total(|t| t.rows_quarantined);
     if quarantined > 0 && !args.json {

@@ -12,15 +12,20 @@ use super::{command, sdds, stderr, stdout, table_entry};
 fn fingerprint(dir: &Path) -> (String, usize) {
     let status = sdds(dir, &["status", "--json"]);
     assert!(status.status.success(), "{}", stderr(&status));
-    let tables: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
-    let versions = tables
+    (versions(&status), files_under(&dir.join("warehouse")))
+}
+
+/// Each table's Delta version and row count from a `status --json`, which may have exited
+/// non-zero (when a last sync failed).
+fn versions(status: &std::process::Output) -> String {
+    let tables: serde_json::Value = serde_json::from_str(&stdout(status)).unwrap();
+    tables
         .as_array()
         .unwrap()
         .iter()
         .map(|t| format!("{}:{}:{}", t["table"], t["version"], t["rows"]))
         .collect::<Vec<_>>()
-        .join(",");
-    (versions, files_under(&dir.join("warehouse")))
+        .join(",")
 }
 
 fn files_under(path: &Path) -> usize {
@@ -232,6 +237,73 @@ fn sync_into_a_warehouse_it_cannot_write_says_so_once_and_changes_nothing() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(fingerprint(dir.path()), before);
+}
+
+/// The binary run through `sh` with a file size limit (in 512-byte blocks) and SIGXFSZ ignored:
+/// a write past the limit fails with EFBIG, as one past the end of a full disk fails with
+/// ENOSPC, without needing a small file system to fill.
+fn with_file_size_limit(dir: &Path, blocks: u64, args: &[&str]) -> std::process::Output {
+    let script = format!("trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\"");
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_sdds"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_full_disk_fails_the_table_it_hits_in_one_line_and_the_next_sync_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("bucket");
+    super::sample_feeds_with_products(&bucket, 30_000);
+    let clean = tempfile::tempdir().unwrap();
+    let sync = ["sync", "--quiet", "--source", bucket.to_str().unwrap()];
+    let out = sdds(clean.path(), &sync);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let expected = fingerprint(clean.path()).0;
+
+    // 200 KiB: every sample table's files fit, the 30 000 products' do not.
+    let out = with_file_size_limit(dir.path(), 400, &sync);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(
+            "error: productfeed_v1: nothing was committed: the warehouse's disk is full"
+        ) && err.contains("free space there, then run sync again")
+            && err.contains("File too large"),
+        "{err}"
+    );
+    let status = sdds(dir.path(), &["status", "--json"]);
+    assert_eq!(
+        status.status.code(),
+        Some(3),
+        "status shows the failed sync"
+    );
+    let partial = versions(&status);
+    for (got, want) in partial.split(',').zip(expected.split(',')) {
+        if got.starts_with("\"productfeed_v1\"") {
+            assert_eq!(
+                got, "\"productfeed_v1\":null:0",
+                "the table it hit is untouched"
+            );
+        } else {
+            assert_eq!(got, want, "every other table is whole");
+        }
+    }
+
+    let out = sdds(dir.path(), &sync);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        fingerprint(dir.path()).0,
+        expected,
+        "the next sync catches up"
+    );
 }
 
 fn set_writable(path: &Path, writable: bool) {

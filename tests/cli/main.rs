@@ -35,6 +35,33 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The sample feeds under `root`, plus a November product file of `extra_products` generated
+/// rows (a table that takes a while to sync, and whose files are large).
+fn sample_feeds_with_products(root: &Path, extra_products: usize) {
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-feeds"),
+        root,
+    );
+    let mut csv = String::from("product_id,manufacturer_account_id,product_code,title,catalog,valid_from,insert_date,update_date,delete_date\n");
+    for i in 0..extra_products {
+        csv.push_str(&format!("prod-gen-{i:06},seller-{},code-{i},\"Generated, {i}\",AWSMarketplace,2026-11-02T00:00:00Z,2026-11-02T01:00:00Z,2026-11-02T01:00:00Z,\n", i % 7));
+    }
+    sdds_testkit::write_file(root, "productfeed_v1/year=2026/month=11/data.csv", &csv);
+}
+
 /// The entry for `table` in a JSON array of per-table objects (`status --json`, a sync report's
 /// `tables`).
 fn table_entry<'a>(tables: &'a serde_json::Value, table: &str) -> &'a serde_json::Value {

@@ -8,42 +8,18 @@ use std::time::{Duration, Instant};
 use sdds_feeds::Catalog;
 use sdds_testkit::{write_file, S3Server};
 
-use super::{command, stderr, stdout};
+use super::{command, sample_feeds_with_products, stderr, stdout};
 
 fn sdds_s3(dir: &Path, server: &S3Server, args: &[&str]) -> Output {
     let env: Vec<_> = server.child_env();
     command(dir, args, &env).output().unwrap()
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// Bucket `feeds` with the sample feeds under `sdds/`, plus a large November product file so a
-/// sync takes long enough to be interrupted in many places.
+/// Bucket `feeds` with the sample feeds and generated products under `sdds/` (see
+/// [`sample_feeds_with_products`]).
 fn feeds_bucket(server: &S3Server, extra_products: usize) -> PathBuf {
     let root = server.create_bucket("feeds").join("sdds");
-    std::fs::create_dir_all(&root).unwrap();
-    copy_tree(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("sample-feeds")
-            .as_path(),
-        &root,
-    );
-    let mut csv = String::from("product_id,manufacturer_account_id,product_code,title,catalog,valid_from,insert_date,update_date,delete_date\n");
-    for i in 0..extra_products {
-        csv.push_str(&format!("prod-gen-{i:06},seller-{},code-{i},\"Generated, {i}\",AWSMarketplace,2026-11-02T00:00:00Z,2026-11-02T01:00:00Z,2026-11-02T01:00:00Z,\n", i % 7));
-    }
-    write_file(&root, "productfeed_v1/year=2026/month=11/data.csv", &csv);
+    sample_feeds_with_products(&root, extra_products);
     root
 }
 

@@ -53,6 +53,38 @@ pub fn unknown_headers(feed: &Feed, header: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// A reader error as the decoder reports it: the input's own failure apart, so that the
+/// caller can recover its error (say the source's) by downcasting.
+fn csv_failure(key: &str, e: csv::Error) -> FeedError {
+    let key = key.to_string();
+    if !e.is_io_error() {
+        return FeedError::Csv { key, source: e };
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => FeedError::Input { key, source },
+        // `is_io_error` said it is one; keep whatever it is.
+        other => FeedError::Csv {
+            key,
+            source: std::io::Error::other(format!("{other:?}")).into(),
+        },
+    }
+}
+
+/// The header's fields as text, or why it is not text.
+fn header_text(record: &ByteRecord) -> Result<Vec<String>, FileProblem> {
+    record
+        .iter()
+        .enumerate()
+        .map(|(i, field)| match std::str::from_utf8(field) {
+            Ok(text) => Ok(clean_header(text)),
+            Err(e) => Err(FileProblem::HeaderNotUtf8 {
+                field: i + 1,
+                valid_up_to: e.valid_up_to(),
+            }),
+        })
+        .collect()
+}
+
 fn clean_header(h: &str) -> String {
     h.trim_start_matches('\u{feff}').trim().to_string()
 }
@@ -121,23 +153,27 @@ pub fn decode<R: Read, E: From<FeedError>>(
     mut emit: impl FnMut(Decoded) -> Result<(), E>,
 ) -> Result<DecodeSummary, E> {
     let key = job.lineage.source_key.clone();
-    let csv_error = |e: csv::Error| FeedError::Csv {
-        key: key.clone(),
-        reason: e.to_string(),
-    };
+    let csv_error = |e: csv::Error| csv_failure(&key, e);
     let newlines = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let mut reader = csv_reader(NewlineCounter {
         inner: input,
         newlines: newlines.clone(),
     });
-    let mut record = StringRecord::new();
+    let mut bytes = ByteRecord::new();
     let header = match job.header {
         Some(h) => h,
         None => {
-            if !reader.read_record(&mut record).map_err(csv_error)? {
+            if !reader.read_byte_record(&mut bytes).map_err(csv_error)? {
                 return Ok(DecodeSummary::default());
             }
-            record.iter().map(clean_header).collect()
+            header_text(&bytes).map_err(|problem| FeedError::SetAside {
+                key: key.clone(),
+                problem,
+                header: bytes
+                    .iter()
+                    .map(|f| clean_header(&String::from_utf8_lossy(f)))
+                    .collect(),
+            })?
         }
     };
     let set_aside = |problem| FeedError::SetAside {
@@ -162,7 +198,6 @@ pub fn decode<R: Read, E: From<FeedError>>(
         ..Default::default()
     };
     let line_base = job.first_line - 1;
-    let mut bytes = record.into_byte_record();
     // A record with too few or too many fields, one of them holding a line break: an
     // unterminated quote if no record follows it.
     let mut open_quote: Option<RowError> = None;

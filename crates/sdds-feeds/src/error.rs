@@ -33,13 +33,30 @@ pub enum FeedError {
         /// The rejected row.
         row: RowError,
     },
-    /// The CSV itself cannot be read (I/O or encoding).
-    #[error("{key}: {reason}")]
+    /// The CSV itself cannot be parsed.
+    #[error("{key}: {source}")]
     Csv {
         /// Object key.
         key: String,
-        /// What is wrong.
-        reason: String,
+        /// What failed.
+        #[source]
+        source: csv::Error,
+    },
+    /// Reading the input failed; `source` holds the reader's own error (say the source's),
+    /// which `std::io::Error::downcast` gives back.
+    #[error("{key}: {source}")]
+    Input {
+        /// Object key.
+        key: String,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The consumer of decoded batches went away before the file was read.
+    #[error("{key}: the writer stopped before the file was read")]
+    WriterStopped {
+        /// Object key.
+        key: String,
     },
     /// Arrow refused a batch.
     #[error("arrow: {0}")]
@@ -94,4 +111,12 @@ pub enum FileProblem {
     /// A header field takes the name of a lineage column sdds adds.
     #[error("column {0:?} in the header is reserved for lineage")]
     ReservedColumn(String),
+    /// The header line is not UTF-8 text.
+    #[error("the header is not valid UTF-8 (from byte {valid_up_to} of field {field})")]
+    HeaderNotUtf8 {
+        /// 1-based field holding the first invalid byte.
+        field: usize,
+        /// Valid bytes before it within that field.
+        valid_up_to: usize,
+    },
 }

@@ -44,7 +44,7 @@ impl Read for BlockingReader {
         while !self.current.has_remaining() {
             match self.chunks.blocking_recv() {
                 Some(Ok(chunk)) => self.current = chunk,
-                Some(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
                 None => return Ok(0),
             }
         }

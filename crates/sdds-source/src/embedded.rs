@@ -6,7 +6,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::{ByteStream, ObjectInfo, Source, SourceError};
+use crate::{ByteStream, ObjectInfo, Problem, Source, SourceError};
 
 /// Objects held in memory, keyed like the bucket.
 #[derive(Debug, Clone, Default)]
@@ -58,12 +58,15 @@ impl Source for EmbeddedSource {
         let key = object.key.as_str();
         let data = self.objects.get(key).ok_or_else(|| SourceError::Read {
             key: key.to_string(),
-            reason: "no such object".into(),
+            problem: Problem::Missing,
         })?;
         if range.end > data.len() as u64 || range.start > range.end {
             return Err(SourceError::Read {
                 key: key.to_string(),
-                reason: format!("range {range:?} outside object"),
+                problem: Problem::OutOfRange {
+                    start: range.start,
+                    end: range.end,
+                },
             });
         }
         let slice = data.slice(range.start as usize..range.end as usize);

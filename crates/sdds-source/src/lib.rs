@@ -10,6 +10,7 @@
 
 mod blocking;
 mod embedded;
+mod error;
 mod local;
 mod s3;
 
@@ -20,6 +21,7 @@ use futures::stream::BoxStream;
 
 pub use blocking::BlockingReader;
 pub use embedded::EmbeddedSource;
+pub use error::{Problem, RefusalKind, S3Refusal, SourceError};
 pub use local::LocalSource;
 pub use s3::{S3Options, S3Source};
 
@@ -32,27 +34,6 @@ pub struct ObjectInfo {
     pub size: u64,
     /// Changes whenever the object is written (S3 ETag; modification time for files).
     pub etag: Option<String>,
-}
-
-/// What can go wrong reading a source.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// The source location cannot be used.
-    #[error("source {location}: {reason}")]
-    Location {
-        /// The location given.
-        location: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Reading an object failed.
-    #[error("{key}: {reason}")]
-    Read {
-        /// Object key.
-        key: String,
-        /// What is wrong.
-        reason: String,
-    },
 }
 
 /// A stream of an object's bytes.
@@ -84,7 +65,9 @@ pub trait Source: Send + Sync {
         if data.len() as u64 != expected {
             return Err(SourceError::Read {
                 key: key.to_string(),
-                reason: format!("expected {expected} bytes, got {}", data.len()),
+                problem: Problem::EndedEarly {
+                    missing: expected.saturating_sub(data.len() as u64),
+                },
             });
         }
         Ok(data)

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::{ByteStream, ObjectInfo, Source, SourceError};
+use crate::{ByteStream, ObjectInfo, Problem, Source, SourceError};
 
 const CHUNK: usize = 256 * 1024;
 
@@ -24,7 +24,7 @@ impl LocalSource {
         if !root.is_dir() {
             return Err(SourceError::Location {
                 location: root.display().to_string(),
-                reason: "not a directory".into(),
+                problem: Problem::NotADirectory,
             });
         }
         Ok(LocalSource { root })
@@ -83,11 +83,11 @@ impl Source for LocalSource {
         .await
         .map_err(|e| SourceError::Location {
             location: self.location(),
-            reason: e.to_string(),
+            problem: Problem::Io(e.into()),
         })?
         .map_err(|e| SourceError::Location {
             location: self.location(),
-            reason: e.to_string(),
+            problem: Problem::Io(e),
         })?;
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
@@ -101,7 +101,7 @@ impl Source for LocalSource {
         let key = object.key.as_str();
         let err = |e: std::io::Error| SourceError::Read {
             key: key.to_string(),
-            reason: e.to_string(),
+            problem: Problem::Io(e),
         };
         let mut file = tokio::fs::File::open(self.path_of(key))
             .await
@@ -122,7 +122,7 @@ impl Source for LocalSource {
                     Ok(0) => Some((
                         Err(SourceError::Read {
                             key,
-                            reason: format!("object ended {remaining} bytes early"),
+                            problem: Problem::EndedEarly { missing: remaining },
                         }),
                         (file, 0),
                     )),
@@ -133,7 +133,7 @@ impl Source for LocalSource {
                     Err(e) => Some((
                         Err(SourceError::Read {
                             key,
-                            reason: e.to_string(),
+                            problem: Problem::Io(e),
                         }),
                         (file, 0),
                     )),

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use rand::Rng;
 
-use crate::{ByteStream, ObjectInfo, Source, SourceError};
+use crate::{ByteStream, ObjectInfo, Problem, S3Refusal, Source, SourceError};
 
 /// How to reach S3: the flags `--profile`, `--region`, `--endpoint-url`, `--path-style`.
 #[derive(Debug, Clone)]
@@ -220,13 +220,13 @@ fn parse_url(url: &str) -> Result<(String, String), SourceError> {
         .strip_prefix("s3://")
         .ok_or_else(|| SourceError::Location {
             location: url.to_string(),
-            reason: "expected s3://bucket[/prefix]".into(),
+            problem: Problem::NotS3Url,
         })?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(SourceError::Location {
             location: url.to_string(),
-            reason: "no bucket name".into(),
+            problem: Problem::NoBucket,
         });
     }
     let prefix = prefix.trim_matches('/');
@@ -238,46 +238,35 @@ fn parse_url(url: &str) -> Result<(String, String), SourceError> {
     Ok((bucket.to_string(), prefix))
 }
 
-/// One line for an SDK error: the S3 error code and message, or the transport failure and
-/// how many attempts were made.
-fn describe<E>(err: &SdkError<E>, max_attempts: u32) -> String
+/// What an SDK error means: S3's answer, or the transport failure and how many attempts
+/// were made. `tried` names the configuration used, for credential problems.
+fn problem<E>(err: &SdkError<E>, max_attempts: u32, tried: &str) -> Problem
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if let SdkError::ServiceError(service) = err {
+        let e = service.err();
+        return Problem::Refused(S3Refusal {
+            code: e.code().unwrap_or("error").to_string(),
+            status: service.raw().status().as_u16(),
+            message: e.message().unwrap_or_default().to_string(),
+            tried: tried.to_string(),
+        });
+    }
+    let chain = causes(err);
+    if chain.contains("no credentials found") {
+        return Problem::NoCredentials {
+            tried: tried.to_string(),
+        };
+    }
     match err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            let status = service.raw().status().as_u16();
-            let code = e.code().unwrap_or("error");
-            let hint = match code {
-                "AccessDenied" => {
-                    " (see the IAM policy in the README: s3:ListBucket, s3:GetObject, kms:Decrypt)"
-                }
-                "PermanentRedirect" | "AuthorizationHeaderMalformed" => {
-                    " (wrong region? use --region)"
-                }
-                _ => "",
-            };
-            let message = e.message().unwrap_or_default();
-            format!("{code} (HTTP {status}): {message}{hint}")
-        }
-        _ => {
-            let chain = causes(err);
-            if chain.contains("no credentials found") {
-                return "no AWS credentials found (tried the environment, the shared profile, \
-                        web identity, the container and the instance role); set AWS_PROFILE or \
-                        use --profile"
-                    .into();
-            }
-            match err {
-                SdkError::DispatchFailure(_)
-                | SdkError::TimeoutError(_)
-                | SdkError::ResponseError(_) => {
-                    format!("{chain} (gave up after {max_attempts} attempts)")
-                }
-                _ => chain,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            Problem::GaveUp {
+                cause: format!("{chain} [{tried}]"),
+                attempts: max_attempts,
             }
         }
+        _ => Problem::Other(format!("{chain} [{tried}]")),
     }
 }
 
@@ -319,11 +308,7 @@ impl Source for S3Source {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| SourceError::Location {
                 location: self.location(),
-                reason: format!(
-                    "{} [{}]",
-                    describe(&e, self.options.max_attempts),
-                    self.tried
-                ),
+                problem: problem(&e, self.options.max_attempts, &self.tried),
             })?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
@@ -383,10 +368,10 @@ struct RangeReader {
 }
 
 impl RangeReader {
-    fn error(&self, reason: String) -> SourceError {
+    fn error(&self, problem: Problem) -> SourceError {
         SourceError::Read {
             key: self.key.clone(),
-            reason,
+            problem,
         }
     }
 
@@ -404,11 +389,12 @@ impl RangeReader {
         }
         match request.send().await {
             Ok(output) => Ok(output.body),
-            Err(e) if e.code() == Some("PreconditionFailed") => {
-                Err(self
-                    .error("the object changed while it was being read; run the sync again".into()))
-            }
-            Err(e) => Err(self.error(describe(&e, self.source.options.max_attempts))),
+            Err(e) if e.code() == Some("PreconditionFailed") => Err(self.error(Problem::Changed)),
+            Err(e) => Err(self.error(problem(
+                &e,
+                self.source.options.max_attempts,
+                &self.source.tried,
+            ))),
         }
     }
 
@@ -437,10 +423,10 @@ impl RangeReader {
             self.body = None;
             self.failures += 1;
             if self.failures >= self.source.options.max_attempts {
-                return Some(Err(self.error(format!(
-                    "{failure} (gave up after {} attempts)",
-                    self.failures
-                ))));
+                return Some(Err(self.error(Problem::GaveUp {
+                    cause: failure,
+                    attempts: self.failures,
+                })));
             }
             tokio::time::sleep(self.source.options.backoff(self.failures)).await;
         }

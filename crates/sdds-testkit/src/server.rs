@@ -40,6 +40,10 @@ pub enum Fault {
     DropConnection,
     /// Answer with the full `Content-Length` but send only half the body, then close.
     TruncateBody,
+    /// `403 AccessDenied`: the credentials may not do this.
+    AccessDenied,
+    /// `400 ExpiredToken`: the session credentials ran out.
+    ExpiredToken,
 }
 
 /// Which requests a fault applies to.
@@ -76,7 +80,8 @@ pub struct Request {
 
 struct Shared {
     root: PathBuf,
-    faults: Mutex<VecDeque<(Fault, Target)>>,
+    /// Queued faults, each with how many matching requests to let through first.
+    faults: Mutex<VecDeque<(Fault, Target, usize)>>,
     log: Mutex<Vec<Request>>,
 }
 
@@ -85,8 +90,12 @@ impl Shared {
         let mut faults = self.faults.lock().unwrap();
         let at = faults
             .iter()
-            .position(|(_, t)| *t == Target::Any || *t == target)?;
-        faults.remove(at).map(|(fault, _)| fault)
+            .position(|(_, t, _)| *t == Target::Any || *t == target)?;
+        if faults[at].2 > 0 {
+            faults[at].2 -= 1;
+            return None;
+        }
+        faults.remove(at).map(|(fault, _, _)| fault)
     }
 }
 
@@ -170,8 +179,14 @@ impl S3Server {
 
     /// Fails the next `times` requests of `target` with `fault`, after any faults already queued.
     pub fn inject(&self, fault: Fault, target: Target, times: usize) {
+        self.inject_after(fault, target, 0, times);
+    }
+
+    /// Lets `after` requests of `target` through, then fails the next `times` with `fault`
+    /// (credentials that expire in the middle of a sync).
+    pub fn inject_after(&self, fault: Fault, target: Target, after: usize, times: usize) {
         let mut faults = self.shared.faults.lock().unwrap();
-        faults.extend(std::iter::repeat_n((fault, target), times));
+        faults.extend((0..times).map(|i| (fault, target, if i == 0 { after } else { 0 })));
     }
 
     /// Drops the faults not yet used.
@@ -325,6 +340,10 @@ async fn handle(
         }
         Some(Fault::InternalError) => {
             error_response(500, "InternalError", "We encountered an internal error.")
+        }
+        Some(Fault::AccessDenied) => error_response(403, "AccessDenied", "Access Denied"),
+        Some(Fault::ExpiredToken) => {
+            error_response(400, "ExpiredToken", "The provided token has expired.")
         }
         _ if target == Target::Get && !if_match_holds(&shared.root, &req) => error_response(
             412,

@@ -7,12 +7,12 @@ use sdds_source::SourceError;
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
     /// The warehouse location cannot be used.
-    #[error("warehouse {location}: {reason}")]
+    #[error("warehouse {location}: {problem}")]
     Location {
         /// The location given.
         location: String,
         /// What is wrong.
-        reason: String,
+        problem: LocationProblem,
     },
     /// Reading the source failed.
     #[error(transparent)]
@@ -35,13 +35,45 @@ pub enum WarehouseError {
         /// Table name.
         table: String,
     },
-    /// The stored sync state is unreadable.
-    #[error("{table}: sync state in the Delta log is unreadable: {reason}")]
+    /// The stored sync state is unreadable (or could not be written out).
+    #[error("{table}: sync state in the Delta log is unreadable: {source}")]
     State {
         /// Table name.
         table: String,
         /// What is wrong.
-        reason: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The record of a table's last sync is unreadable.
+    #[error("{table}: {file} is unreadable: {source}")]
+    Outcome {
+        /// Table name.
+        table: String,
+        /// The record's file name.
+        file: &'static str,
+        /// What is wrong.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The CSV decoder's thread ended abnormally.
+    #[error("{table}: the CSV decoder stopped abnormally: {source}")]
+    DecoderCrashed {
+        /// Table name.
+        table: String,
+        /// What ended it.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// The warehouse's storage refused a write: the table keeps its last committed version.
+    #[error("{table}: nothing was committed: {problem} ({source})")]
+    Storage {
+        /// Table name.
+        table: String,
+        /// Why, and what to do.
+        problem: StorageProblem,
+        /// The refused operation.
+        #[source]
+        source: deltalake::DeltaTableError,
     },
     /// A read command pointed at a place that holds no warehouse.
     #[error("no warehouse at {location} (run `sdds sync` first)")]
@@ -85,7 +117,70 @@ pub enum WarehouseError {
     NoTable(String),
 }
 
+/// Why a warehouse location cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LocationProblem {
+    /// Not a URL the object store understands.
+    #[error("{0}")]
+    Url(#[from] url::ParseError),
+    /// A relative path that cannot be made absolute.
+    #[error("not an absolute path")]
+    NotAbsolute,
+    /// A `file:` URL that names no local path.
+    #[error("not a local path")]
+    NotLocal,
+    /// The file system refused.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Why the warehouse's storage refused a write, and what to do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StorageProblem {
+    /// No room left.
+    #[error("the warehouse's disk is full (or a file size or quota limit was reached); free space there, then run sync again")]
+    Full,
+    /// The user may not write there.
+    #[error("this user may not write to the warehouse; make the warehouse directory and every table's directory and _delta_log writable (or grant s3:PutObject and s3:DeleteObject), then run sync again")]
+    Denied,
+}
+
+impl StorageProblem {
+    /// The problem behind a Delta error, if it is one the user can fix at the storage.
+    fn of(error: &deltalake::DeltaTableError) -> Option<StorageProblem> {
+        use deltalake::ObjectStoreError as Store;
+        use std::io::ErrorKind as Kind;
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(e) = next {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    Kind::StorageFull | Kind::FileTooLarge | Kind::QuotaExceeded => {
+                        return Some(StorageProblem::Full)
+                    }
+                    Kind::PermissionDenied | Kind::ReadOnlyFilesystem => {
+                        return Some(StorageProblem::Denied)
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(Store::PermissionDenied { .. } | Store::Unauthenticated { .. }) =
+                e.downcast_ref::<Store>()
+            {
+                return Some(StorageProblem::Denied);
+            }
+            next = e.source();
+        }
+        None
+    }
+}
+
 impl WarehouseError {
+    /// True when every later table would fail the same way (the credentials no longer work),
+    /// so a sync stops instead of trying them.
+    pub fn ends_the_run(&self) -> bool {
+        matches!(self, WarehouseError::Source(e) if e.ends_the_run())
+    }
+
     pub(crate) fn delta(table: &str, source: deltalake::DeltaTableError) -> WarehouseError {
         use deltalake::kernel::transaction::TransactionError;
         use deltalake::DeltaTableError as E;
@@ -103,6 +198,13 @@ impl WarehouseError {
         if lost_race {
             return WarehouseError::Conflict {
                 table: table.to_string(),
+            };
+        }
+        if let Some(problem) = StorageProblem::of(&source) {
+            return WarehouseError::Storage {
+                table: table.to_string(),
+                problem,
+                source,
             };
         }
         WarehouseError::Delta {

@@ -71,7 +71,7 @@ impl History {
                 let state: TableState =
                     serde_json::from_value(value.clone()).map_err(|e| WarehouseError::State {
                         table: feed.name.clone(),
-                        reason: e.to_string(),
+                        source: e,
                     })?;
                 let version = state.version;
                 let entry = by_sync

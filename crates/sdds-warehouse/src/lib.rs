@@ -19,7 +19,7 @@ pub mod status;
 pub mod sync;
 pub mod validate;
 
-pub use error::WarehouseError;
+pub use error::{LocationProblem, StorageProblem, WarehouseError};
 pub use history::{History, SyncEntry, TableCommit};
 pub use location::Warehouse;
 pub use outcome::LastSync;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use deltalake::DeltaTable;
 use url::Url;
 
-use crate::error::WarehouseError;
+use crate::error::{LocationProblem, WarehouseError};
 
 /// The warehouse root.
 #[derive(Debug, Clone)]
@@ -103,26 +103,26 @@ impl Warehouse {
     }
 
     fn at(location: &str, create: bool) -> Result<Warehouse, WarehouseError> {
-        let err = |reason: String| WarehouseError::Location {
+        let err = |problem: LocationProblem| WarehouseError::Location {
             location: location.to_string(),
-            reason,
+            problem,
         };
         let root = if location.contains("://") {
-            let mut url = Url::parse(location).map_err(|e| err(e.to_string()))?;
+            let mut url = Url::parse(location).map_err(|e| err(e.into()))?;
             if !url.path().ends_with('/') {
                 url.set_path(&format!("{}/", url.path()));
             }
             url
         } else {
             if create {
-                std::fs::create_dir_all(location).map_err(|e| err(e.to_string()))?;
+                std::fs::create_dir_all(location).map_err(|e| err(e.into()))?;
             } else if !std::path::Path::new(location).is_dir() {
                 return Err(WarehouseError::NoWarehouse {
                     location: location.to_string(),
                 });
             }
-            let path = std::fs::canonicalize(location).map_err(|e| err(e.to_string()))?;
-            Url::from_directory_path(&path).map_err(|_| err("not an absolute path".into()))?
+            let path = std::fs::canonicalize(location).map_err(|e| err(e.into()))?;
+            Url::from_directory_path(&path).map_err(|_| err(LocationProblem::NotAbsolute))?
         };
         Ok(Warehouse {
             root,
@@ -167,7 +167,7 @@ impl Warehouse {
         if url.scheme() == "file" {
             let path = url.to_file_path().map_err(|_| WarehouseError::Location {
                 location: url.to_string(),
-                reason: "not a local path".into(),
+                problem: LocationProblem::NotLocal,
             })?;
             if !path.is_dir() {
                 if !create {
@@ -175,7 +175,7 @@ impl Warehouse {
                 }
                 std::fs::create_dir_all(&path).map_err(|e| WarehouseError::Location {
                     location: path.display().to_string(),
-                    reason: e.to_string(),
+                    problem: e.into(),
                 })?;
             }
         }

@@ -26,9 +26,10 @@ pub struct LastSync {
 impl LastSync {
     /// Records `self` for `table`.
     pub async fn store(&self, table: &DeltaTable, name: &str) -> Result<(), WarehouseError> {
-        let bytes = serde_json::to_vec(self).map_err(|e| WarehouseError::State {
+        let bytes = serde_json::to_vec(self).map_err(|e| WarehouseError::Outcome {
             table: name.to_string(),
-            reason: e.to_string(),
+            file: FILE,
+            source: e,
         })?;
         table
             .log_store()
@@ -52,9 +53,10 @@ impl LastSync {
         };
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| WarehouseError::State {
+            .map_err(|e| WarehouseError::Outcome {
                 table: name.to_string(),
-                reason: format!("{FILE}: {e}"),
+                file: FILE,
+                source: e,
             })
     }
 }

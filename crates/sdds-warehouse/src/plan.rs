@@ -1,9 +1,12 @@
 //! Sync planning: what to read of each source object, given what the table already holds.
 
-use sdds_feeds::{Catalog, Feed};
-use sdds_source::ObjectInfo;
+use std::collections::HashMap;
+use std::ops::Range;
 
-use crate::state::{ObjectState, TableState};
+use sdds_feeds::{Catalog, Feed};
+use sdds_source::{ObjectInfo, Source, SourceError};
+
+use crate::state::{ObjectState, TableState, TAIL_BYTES};
 
 /// What a sync does with one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,23 +78,6 @@ impl TablePlan {
     pub fn count(&self, action: ObjectAction) -> usize {
         self.objects.iter().filter(|o| o.action == action).count()
     }
-
-    /// Source bytes the plan reads, if every grown object passes its check.
-    pub fn bytes_to_read(&self, state: Option<&TableState>) -> u64 {
-        self.objects
-            .iter()
-            .map(|o| match o.action {
-                ObjectAction::Unchanged => 0,
-                ObjectAction::Grown => {
-                    let consumed = state
-                        .and_then(|s| s.objects.get(&o.info.key))
-                        .map_or(0, |old| old.consumed);
-                    o.info.size - consumed
-                }
-                ObjectAction::New | ObjectAction::Rewritten => o.info.size,
-            })
-            .sum()
-    }
 }
 
 fn action_for(info: &ObjectInfo, old: &ObjectState) -> ObjectAction {
@@ -102,6 +88,108 @@ fn action_for(info: &ObjectInfo, old: &ObjectState) -> ObjectAction {
         ObjectAction::Rewritten
     } else {
         ObjectAction::Unchanged
+    }
+}
+
+/// The consumed tail of each grown object, read back from the source: [`TablePlan::reads`]
+/// compares it with the checksum stored when it was consumed.
+pub async fn read_tails(
+    source: &dyn Source,
+    plan: &TablePlan,
+    state: Option<&TableState>,
+) -> Result<HashMap<String, Vec<u8>>, SourceError> {
+    let mut tails = HashMap::new();
+    for planned in plan
+        .objects
+        .iter()
+        .filter(|o| o.action == ObjectAction::Grown)
+    {
+        let Some(old) = state.and_then(|s| s.objects.get(&planned.info.key)) else {
+            continue;
+        };
+        let tail = source
+            .read_all(
+                &planned.info,
+                old.consumed.saturating_sub(TAIL_BYTES)..old.consumed,
+            )
+            .await?;
+        tails.insert(planned.info.key.clone(), tail);
+    }
+    Ok(tails)
+}
+
+/// What to read of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRead {
+    /// The object as listed.
+    pub object: ObjectInfo,
+    /// What is done with it: a grown object whose consumed tail changed is rewritten.
+    pub action: ObjectAction,
+    /// The bytes to read.
+    pub range: Range<u64>,
+    /// The header to decode with, when reading from the middle of the object.
+    pub header: Option<Vec<String>>,
+    /// The line `range` starts at.
+    pub first_line: u64,
+    /// The verified bytes just before `range` (part of the new tail checksum).
+    pub tail_prefix: Vec<u8>,
+    /// The object's stored rows are replaced.
+    pub replace: bool,
+    /// Bytes read to verify the consumed tail.
+    pub verified_bytes: u64,
+}
+
+impl TablePlan {
+    /// The reads of every object with something new, given the tails [`read_tails`] read back:
+    /// a grown object whose tail still matches is read from where the last sync stopped;
+    /// one whose tail changed (rewritten in place), or that lost its header, is read whole.
+    pub fn reads(
+        &self,
+        state: Option<&TableState>,
+        tails: &HashMap<String, Vec<u8>>,
+    ) -> Vec<PlannedRead> {
+        self.objects
+            .iter()
+            .filter(|o| o.action != ObjectAction::Unchanged)
+            .map(|planned| {
+                let old = state.and_then(|s| s.objects.get(&planned.info.key));
+                plan_read(planned, old, tails.get(&planned.info.key))
+            })
+            .collect()
+    }
+}
+
+fn plan_read(
+    planned: &PlannedObject,
+    old: Option<&ObjectState>,
+    tail: Option<&Vec<u8>>,
+) -> PlannedRead {
+    let verified_bytes = tail.map_or(0, |t| t.len() as u64);
+    let whole = |action| PlannedRead {
+        object: planned.info.clone(),
+        action,
+        range: 0..planned.info.size,
+        header: None,
+        first_line: 1,
+        tail_prefix: Vec::new(),
+        replace: old.is_some(),
+        verified_bytes,
+    };
+    let (ObjectAction::Grown, Some(old), Some(tail)) = (planned.action, old, tail) else {
+        return whole(planned.action);
+    };
+    if crc32fast::hash(tail) != old.tail_crc || old.header.is_empty() {
+        return whole(ObjectAction::Rewritten);
+    }
+    PlannedRead {
+        object: planned.info.clone(),
+        action: ObjectAction::Grown,
+        range: old.consumed..planned.info.size,
+        header: Some(old.header.clone()),
+        first_line: old.next_line(),
+        tail_prefix: tail.clone(),
+        replace: false,
+        verified_bytes,
     }
 }
 
@@ -195,6 +283,64 @@ mod tests {
         );
         assert_eq!(plan.vanished, vec!["gone".to_string()]);
         assert!(!plan.is_noop());
+    }
+
+    #[test]
+    fn a_grown_object_is_read_from_where_it_stopped_only_while_its_tail_is_unchanged() {
+        let mut state = TableState::default();
+        for key in ["same", "changed", "headerless"] {
+            state.objects.insert(
+                key.into(),
+                ObjectState {
+                    consumed: 10,
+                    tail_crc: crc32fast::hash(b"0123456789"),
+                    header: if key == "headerless" {
+                        vec![]
+                    } else {
+                        vec!["id".into()]
+                    },
+                    lines: 3,
+                    ..Default::default()
+                },
+            );
+        }
+        let listed = ["same", "changed", "headerless", "new"]
+            .map(|k| object(k, 25, "e"))
+            .to_vec();
+        let plan = TablePlan::new(listed, Some(&state));
+        let tails: HashMap<String, Vec<u8>> = [
+            ("same", b"0123456789"),
+            ("changed", b"0123456780"),
+            ("headerless", b"0123456789"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_vec()))
+        .collect();
+        let reads = plan.reads(Some(&state), &tails);
+        let summary: Vec<_> = reads
+            .iter()
+            .map(|r| {
+                (
+                    r.object.key.as_str(),
+                    r.action,
+                    r.range.clone(),
+                    r.first_line,
+                    r.replace,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("same", ObjectAction::Grown, 10..25, 4, false),
+                ("changed", ObjectAction::Rewritten, 0..25, 1, true),
+                ("headerless", ObjectAction::Rewritten, 0..25, 1, true),
+                ("new", ObjectAction::New, 0..25, 1, false),
+            ]
+        );
+        assert_eq!(reads[0].tail_prefix, b"0123456789");
+        assert_eq!(reads[0].header.as_deref(), Some(&["id".to_string()][..]));
+        assert_eq!(reads.iter().map(|r| r.verified_bytes).sum::<u64>(), 30);
     }
 
     #[test]

@@ -149,7 +149,7 @@ impl TableState {
                 let state =
                     serde_json::from_value(value.clone()).map_err(|e| WarehouseError::State {
                         table: name.to_string(),
-                        reason: e.to_string(),
+                        source: e,
                     })?;
                 return Ok(Some(state));
             }

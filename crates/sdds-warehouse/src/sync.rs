@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::error::WarehouseError;
 use crate::location::Warehouse;
 use crate::outcome::LastSync;
-use crate::plan::{group_by_feed, ObjectAction, PlannedObject, TablePlan};
+use crate::plan::{group_by_feed, read_tails, ObjectAction, PlannedRead, TablePlan};
 use crate::quarantine::{self, QuarantineRows, Reread};
 use crate::state::{FileRef, ObjectRead, ObjectState, TableState, COMMIT_INFO_KEY, TAIL_BYTES};
 
@@ -95,6 +95,10 @@ pub struct TableReport {
     pub version: Option<u64>,
     /// Why the table failed, if it did (nothing was written to it).
     pub error: Option<String>,
+    /// Not attempted: an earlier table's failure ended the run (see
+    /// [`WarehouseError::ends_the_run`]); the table is unchanged.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
     /// What was loaded but deserves a look.
     pub warnings: Vec<SyncWarning>,
 }
@@ -141,9 +145,14 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
-    /// Tables that failed.
+    /// Tables that failed (the ones not attempted included).
     pub fn failures(&self) -> impl Iterator<Item = &TableReport> {
         self.tables.iter().filter(|t| t.error.is_some())
+    }
+
+    /// Tables not attempted because the run stopped.
+    pub fn skipped(&self) -> impl Iterator<Item = &TableReport> {
+        self.tables.iter().filter(|t| t.skipped)
     }
 
     /// Sum of a per-table number.
@@ -154,14 +163,17 @@ impl SyncReport {
 
 /// Syncs every feed of the catalog from `source` into `warehouse`.
 ///
-/// A table that fails is left exactly as it was and reported; the other tables proceed.
+/// A table that fails is left exactly as it was and reported; the other tables proceed, unless
+/// its error [ends the run](WarehouseError::ends_the_run): then the tables not yet started are
+/// reported as skipped.
 pub async fn sync(
     source: Arc<dyn Source>,
     warehouse: &Warehouse,
     catalog: &Catalog,
     options: &SyncOptions,
 ) -> Result<SyncReport, WarehouseError> {
-    warehouse.check_writable(catalog.feeds().iter().map(|f| f.name.as_str()))?;
+    let tables = catalog.feeds().iter().map(|f| f.name.as_str());
+    warehouse.check_writable(tables.chain([quarantine::TABLE]))?;
     let listed = source.list().await?;
     let found = listed.len();
     let (groups, ignored) = group_by_feed(catalog, listed);
@@ -177,6 +189,7 @@ pub async fn sync(
         warehouse,
         options,
         quarantine_lock: tokio::sync::Mutex::new(()),
+        stopped: AtomicBool::new(false),
     };
     let tables = futures::stream::iter(groups)
         .map(|(feed, objects)| {
@@ -186,6 +199,14 @@ pub async fn sync(
                     table: feed.name.clone(),
                     ..Default::default()
                 };
+                if run.stopped.load(Ordering::Relaxed) {
+                    report.skipped = true;
+                    report.error = Some(format!(
+                        "{}: not synced, the sync stopped at an earlier error; unchanged",
+                        feed.name
+                    ));
+                    return report;
+                }
                 let table = match warehouse.open_table(&feed.name, true).await {
                     Ok(table) => table,
                     Err(e) => {
@@ -194,6 +215,9 @@ pub async fn sync(
                     }
                 };
                 if let Err(e) = sync_table(run, &table, feed, objects, &mut report).await {
+                    if e.ends_the_run() {
+                        run.stopped.store(true, Ordering::Relaxed);
+                    }
                     report.error = Some(e.to_string());
                     report.version = None;
                     report.rows_added = 0;
@@ -308,6 +332,8 @@ struct RunContext<'a> {
     options: &'a SyncOptions,
     /// Every table's quarantined rows go to one table, a commit at a time.
     quarantine_lock: tokio::sync::Mutex<()>,
+    /// A table failed in a way every later table would too.
+    stopped: AtomicBool,
 }
 
 async fn sync_table(
@@ -331,16 +357,20 @@ async fn sync_table(
         None
     };
     let plan = TablePlan::new(objects, old_state.as_ref());
-    report.objects_new = plan.count(ObjectAction::New);
-    report.objects_grown = plan.count(ObjectAction::Grown);
-    report.objects_rewritten = plan.count(ObjectAction::Rewritten);
     report.objects_unchanged = plan.count(ObjectAction::Unchanged);
     report.objects_vanished = plan.vanished.len();
     if exists && plan.is_noop() {
         return Ok(());
     }
+    let tails = read_tails(source, &plan, old_state.as_ref()).await?;
+    let reads = plan.reads(old_state.as_ref(), &tails);
+    let count = |action| reads.iter().filter(|r| r.action == action).count();
+    report.objects_new = count(ObjectAction::New);
+    report.objects_grown = count(ObjectAction::Grown);
+    report.objects_rewritten = count(ObjectAction::Rewritten);
+    report.bytes_read = reads.iter().map(|r| r.verified_bytes).sum();
     if let Some(on_planned) = &options.on_planned {
-        on_planned(plan.bytes_to_read(old_state.as_ref()));
+        on_planned(reads.iter().map(|r| r.range.end - r.range.start).sum());
     }
 
     let table_schema: SchemaRef = if exists {
@@ -371,14 +401,10 @@ async fn sync_table(
         removes: Vec::new(),
         adds: Vec::new(),
     };
-    for planned in plan
-        .objects
-        .iter()
-        .filter(|o| o.action != ObjectAction::Unchanged)
-    {
-        let old = state.objects.get(&planned.info.key).cloned();
+    for planned in &reads {
+        let old = state.objects.get(&planned.object.key).cloned();
         let object = read.object(run, feed, planned, old, report).await?;
-        state.objects.insert(planned.info.key.clone(), object);
+        state.objects.insert(planned.object.key.clone(), object);
     }
     let TableRead {
         writer,
@@ -407,8 +433,8 @@ async fn sync_table(
     let pending = PendingCommit {
         state,
         actions,
+        stored_schema: table_schema,
         schema: writer.arrow_schema(),
-        schema_grew: writer.arrow_schema().fields().len() != table_schema.fields().len(),
     };
     report.version = Some(commit_table(table, feed, pending).await?);
     Ok(())
@@ -433,23 +459,18 @@ impl TableRead {
         &mut self,
         run: &RunContext<'_>,
         feed: &Feed,
-        planned: &PlannedObject,
+        read: &PlannedRead,
         old: Option<ObjectState>,
         report: &mut TableReport,
     ) -> Result<ObjectState, WarehouseError> {
         let (source, options) = (run.source, run.options);
-        let key = &planned.info.key;
-        if planned.info.size == 0 {
+        let key = &read.object.key;
+        if read.object.size == 0 {
             report
                 .warnings
                 .push(SyncWarning::EmptyFile { key: key.clone() });
         }
-        let read = plan_read(source, planned, old.as_ref()).await?;
-        report.bytes_read += read.verified_bytes + (read.range.end - read.range.start);
-        if planned.action == ObjectAction::Grown && read.range.start == 0 {
-            report.objects_grown -= 1;
-            report.objects_rewritten += 1;
-        }
+        report.bytes_read += read.range.end - read.range.start;
         if let (true, Some(old)) = (read.replace, &old) {
             report.rows_removed += old.rows;
             let at = options.started_at;
@@ -468,7 +489,7 @@ impl TableRead {
         let outcome = read_object(
             source,
             feed,
-            &read,
+            read,
             lineage,
             &mut self.writer,
             &mut self.quarantined,
@@ -492,16 +513,15 @@ impl TableRead {
             .collect();
         self.adds.extend(new_adds.into_iter().map(Action::Add));
         report.rows_added += outcome.rows;
-        let header = match outcome.header {
-            Some(header) => Some(read.header.unwrap_or(header)),
-            None => None,
-        };
+        let header = outcome
+            .header
+            .map(|header| read.header.clone().unwrap_or(header));
         Ok(ObjectState::advance(
             old,
             ObjectRead {
                 replace: read.replace,
                 consumed: read.range.end,
-                etag: planned.info.etag.clone(),
+                etag: read.object.etag.clone(),
                 header,
                 first_line: read.first_line,
                 lines: outcome.lines,
@@ -540,9 +560,32 @@ fn header_warnings(feed: &Feed, key: &str, header: &[String]) -> Vec<SyncWarning
 struct PendingCommit {
     state: TableState,
     actions: Vec<Action>,
+    /// The table's schema before this sync.
+    stored_schema: SchemaRef,
+    /// The files' schema: the stored one, plus any columns new in the source.
     schema: SchemaRef,
-    /// The files have columns the table did not (new columns in the source).
-    schema_grew: bool,
+}
+
+/// Whether files of schema `written` add columns to a table of schema `stored`; a column both
+/// have must have the same type in both (a mismatch would store values the table cannot read
+/// back as they were), and no stored column may be missing from `written`.
+fn schema_grows(
+    table: &str,
+    stored: &SchemaRef,
+    written: &SchemaRef,
+) -> Result<bool, WarehouseError> {
+    for field in stored.fields() {
+        let have = written.field_with_name(field.name()).ok();
+        if !have.is_some_and(|have| same_type(field.data_type(), have.data_type())) {
+            return Err(WarehouseError::TypeConflict {
+                table: table.to_string(),
+                column: field.name().clone(),
+                stored: field.data_type().clone(),
+                catalog: have.map_or(DataType::Null, |h| h.data_type().clone()),
+            });
+        }
+    }
+    Ok(written.fields().len() > stored.fields().len())
 }
 
 /// Commits `pending` as the table's next version (creating the table on its first sync), with
@@ -556,7 +599,7 @@ async fn commit_table(
     let delta = |e: deltalake::DeltaTableError| WarehouseError::delta(name, e);
     let state_json = serde_json::to_value(&pending.state).map_err(|e| WarehouseError::State {
         table: name.into(),
-        reason: e.to_string(),
+        source: e,
     })?;
     let properties = CommitProperties::default()
         .with_metadata([
@@ -569,6 +612,7 @@ async fn commit_table(
         .with_max_retries(0);
     let final_schema: StructType = pending
         .schema
+        .as_ref()
         .try_into_kernel()
         .map_err(|e| delta(e.into()))?;
     let mut actions = pending.actions;
@@ -585,7 +629,7 @@ async fn commit_table(
         return Ok(created.version().unwrap_or(0));
     }
     let snapshot = table.snapshot().map_err(delta)?;
-    if pending.schema_grew {
+    if schema_grows(name, &pending.stored_schema, &pending.schema)? {
         let metadata = snapshot
             .metadata()
             .clone()
@@ -617,58 +661,6 @@ fn missing_columns(feed: &Feed, header: &[String]) -> Vec<String> {
         })
         .map(|c| c.name.clone())
         .collect()
-}
-
-/// What to read of one object.
-struct PlannedRead {
-    /// The object as listed.
-    object: ObjectInfo,
-    range: Range<u64>,
-    header: Option<Vec<String>>,
-    first_line: u64,
-    /// The verified bytes just before `range` (part of the new tail checksum).
-    tail_prefix: Vec<u8>,
-    /// The object's stored rows are replaced.
-    replace: bool,
-    /// Bytes read to verify the consumed tail.
-    verified_bytes: u64,
-}
-
-/// Decides the byte range to read; for a grown object, verifies the consumed tail first (a
-/// failed check reads it whole, as rewritten).
-async fn plan_read(
-    source: &dyn Source,
-    planned: &PlannedObject,
-    old: Option<&ObjectState>,
-) -> Result<PlannedRead, WarehouseError> {
-    let whole = |verified_bytes| PlannedRead {
-        object: planned.info.clone(),
-        range: 0..planned.info.size,
-        header: None,
-        first_line: 1,
-        tail_prefix: Vec::new(),
-        replace: old.is_some(),
-        verified_bytes,
-    };
-    let (ObjectAction::Grown, Some(old)) = (planned.action, old) else {
-        return Ok(whole(0));
-    };
-    let tail_start = old.consumed.saturating_sub(TAIL_BYTES);
-    let tail = source
-        .read_all(&planned.info, tail_start..old.consumed)
-        .await?;
-    if crc32fast::hash(&tail) != old.tail_crc || old.header.is_empty() {
-        return Ok(whole(tail.len() as u64));
-    }
-    Ok(PlannedRead {
-        object: planned.info.clone(),
-        range: old.consumed..planned.info.size,
-        header: Some(old.header.clone()),
-        first_line: old.next_line(),
-        verified_bytes: tail.len() as u64,
-        tail_prefix: tail,
-        replace: false,
-    })
 }
 
 /// What reading one object produced.
@@ -711,10 +703,8 @@ async fn read_object(
             batch_rows,
         };
         let summary = decode(&mut input, job, |item| {
-            tx.blocking_send(item).map_err(|_| FeedError::Csv {
-                key: key.clone(),
-                reason: "writer stopped".into(),
-            })
+            tx.blocking_send(item)
+                .map_err(|_| FeedError::WriterStopped { key: key.clone() })
         })?;
         Ok::<_, FeedError>((summary, input.tail()))
     });
@@ -734,9 +724,9 @@ async fn read_object(
         }
     }
     drop(rx);
-    let decoded = decoder.await.map_err(|e| WarehouseError::State {
+    let decoded = decoder.await.map_err(|e| WarehouseError::DecoderCrashed {
         table: table.clone(),
-        reason: format!("decoder crashed: {e}"),
+        source: e,
     })?;
     if let Some(e) = write_error {
         writer.reset();
@@ -763,7 +753,9 @@ async fn read_object(
                 tail: Vec::new(),
             });
         }
-        other => other.inspect_err(|_| writer.reset())?,
+        other => other
+            .inspect_err(|_| writer.reset())
+            .map_err(input_failure)?,
     };
     Ok(ObjectOutcome {
         rows: summary.rows,
@@ -772,6 +764,17 @@ async fn read_object(
         header: summary.header,
         tail,
     })
+}
+
+/// A decoder error, as the source's own when reading the source is what failed.
+fn input_failure(error: FeedError) -> WarehouseError {
+    match error {
+        FeedError::Input { key, source } => match source.downcast::<sdds_source::SourceError>() {
+            Ok(source) => WarehouseError::Source(source),
+            Err(source) => FeedError::Input { key, source }.into(),
+        },
+        other => other.into(),
+    }
 }
 
 /// Passes bytes through, keeping the last [`TAIL_BYTES`] and reporting progress.
@@ -825,4 +828,42 @@ fn remove_action(file: &FileRef, at: DateTime<Utc>) -> Action {
         base_row_id: None,
         default_row_commit_version: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deltalake::arrow::datatypes::{Field, Schema, TimeUnit};
+
+    fn schema(fields: &[(&str, DataType)]) -> SchemaRef {
+        Arc::new(Schema::new(
+            fields
+                .iter()
+                .map(|(name, t)| Field::new(*name, t.clone(), true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    #[test]
+    fn schema_evolution_is_checked_by_type_not_by_column_count() {
+        let utc = |zone: &str| DataType::Timestamp(TimeUnit::Microsecond, Some(zone.into()));
+        let stored = schema(&[("id", DataType::Utf8), ("at", utc("UTC"))]);
+        let same = schema(&[("id", DataType::Utf8View), ("at", utc("+00:00"))]);
+        assert!(!schema_grows("t", &stored, &same).unwrap());
+        let wider = schema(&[
+            ("id", DataType::Utf8),
+            ("at", utc("UTC")),
+            ("new", DataType::Utf8),
+        ]);
+        assert!(schema_grows("t", &stored, &wider).unwrap());
+        // As many columns as before, one of them of another type.
+        let retyped = schema(&[("id", DataType::Utf8), ("at", DataType::Utf8)]);
+        let err = schema_grows("t", &stored, &retyped)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("column at is stored as Timestamp"), "{err}");
+        // As many columns as before, one renamed.
+        let renamed = schema(&[("id", DataType::Utf8), ("when", utc("UTC"))]);
+        assert!(schema_grows("t", &stored, &renamed).is_err());
+    }
 }

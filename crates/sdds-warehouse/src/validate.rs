@@ -133,10 +133,8 @@ async fn check_file(
             batch_rows: sdds_feeds::decode::DEFAULT_BATCH_ROWS,
         };
         decode(reader, job, |item| {
-            tx.blocking_send(item).map_err(|_| FeedError::Csv {
-                key: key.clone(),
-                reason: "validation stopped".into(),
-            })
+            tx.blocking_send(item)
+                .map_err(|_| FeedError::WriterStopped { key: key.clone() })
         })
     });
     while let Some(item) = rx.recv().await {

@@ -8,7 +8,7 @@ use sdds_feeds::Catalog;
 use sdds_testkit::{write_file, Fault, S3Server, Target};
 use sdds_warehouse::{sync, table_status, SyncOptions, SyncReport, Warehouse};
 
-use super::{append, product_row, rows, table, PRODUCT_HEADER};
+use super::{append, copy_dir, product_row, rows, table, PRODUCT_HEADER};
 
 const SEPTEMBER: &str = "productfeed_v1/year=2026/month=09/data.csv";
 const OCTOBER: &str = "productfeed_v1/year=2026/month=10/data.csv";
@@ -312,4 +312,104 @@ async fn concurrent_syncs_never_duplicate_rows() {
         );
     }
     assert!(conflicts > 0, "the two syncs never raced");
+}
+
+/// A server whose bucket `feeds` holds the bundled sample feeds (all twelve) under `sdds/`.
+fn start_with_samples() -> (tempfile::TempDir, S3Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&dir.path().join("s3"));
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-feeds");
+    copy_dir(&samples, &server.create_bucket("feeds").join("sdds"));
+    std::fs::remove_file(server.create_bucket("feeds").join("sdds/README.md")).ok();
+    (dir, server)
+}
+
+/// Each table's version and row count (`None`: no table).
+async fn table_rows(warehouse: &Warehouse) -> Vec<(String, Option<u64>)> {
+    let mut out = Vec::new();
+    for feed in Catalog::builtin().feeds() {
+        let status = table_status(warehouse, &feed.name).await.unwrap();
+        out.push((feed.name.clone(), status.version.map(|_| status.rows)));
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_object_access_is_denied_to_fails_its_table_alone_and_says_what_to_grant() {
+    let (dir, server) = start_with_samples();
+    let clean = local(dir.path(), "clean");
+    sync_from(&server, &clean, 3).await;
+    let expected = table_rows(&clean).await;
+
+    let warehouse = local(dir.path(), "wh");
+    server.inject(Fault::AccessDenied, Target::Get, 1);
+    let report = sync_from(&server, &warehouse, 3).await;
+    let failed: Vec<_> = report.failures().collect();
+    assert_eq!(failed.len(), 1, "{report:?}");
+    let error = failed[0].error.as_deref().unwrap();
+    assert!(
+        error.starts_with("sdds/")
+            && error.contains("AccessDenied (HTTP 403)")
+            && error.contains("grant s3:ListBucket, s3:GetObject and kms:Decrypt"),
+        "{error}"
+    );
+    assert_eq!(
+        report.skipped().count(),
+        0,
+        "access denied to one object ends nothing"
+    );
+    for ((name, rows), (_, clean_rows)) in table_rows(&warehouse).await.iter().zip(&expected) {
+        if *name == failed[0].table {
+            assert_eq!(*rows, None, "{name} is unchanged: it was never created");
+        } else {
+            assert_eq!(rows, clean_rows, "{name} is fully committed");
+        }
+    }
+
+    sync_from(&server, &warehouse, 3).await;
+    assert_eq!(
+        table_rows(&warehouse).await,
+        expected,
+        "the next sync catches up"
+    );
+}
+
+#[tokio::test]
+async fn credentials_that_expire_mid_sync_stop_it_and_leave_each_table_whole_or_untouched() {
+    let (dir, server) = start_with_samples();
+    let clean = local(dir.path(), "clean");
+    sync_from(&server, &clean, 3).await;
+    let expected = table_rows(&clean).await;
+
+    let warehouse = local(dir.path(), "wh");
+    server.inject_after(Fault::ExpiredToken, Target::Get, 3, 10_000);
+    let report = sync_from(&server, &warehouse, 3).await;
+    let expired: Vec<_> = report.failures().filter(|t| !t.skipped).collect();
+    assert!(!expired.is_empty() && expired.len() <= 2, "{report:?}");
+    for table in &expired {
+        let error = table.error.as_deref().unwrap();
+        assert!(
+            error.contains("ExpiredToken (HTTP 400)") && error.contains("aws sso login"),
+            "{error}"
+        );
+    }
+    let skipped = report.skipped().count();
+    assert!(
+        skipped >= 6,
+        "the run stops: {skipped} tables skipped of 12"
+    );
+    for ((name, rows), (_, clean_rows)) in table_rows(&warehouse).await.iter().zip(&expected) {
+        assert!(
+            rows.is_none() || rows == clean_rows,
+            "{name}: {rows:?} rows, neither untouched nor whole ({clean_rows:?})"
+        );
+    }
+
+    server.clear_faults();
+    sync_from(&server, &warehouse, 3).await;
+    assert_eq!(
+        table_rows(&warehouse).await,
+        expected,
+        "the next sync catches up"
+    );
 }
