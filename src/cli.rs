@@ -71,6 +71,15 @@ pub enum Command {
     /// Run a named report (`sdds report list` shows them) to CSV, Parquet, JSON or a table,
     /// on stdout, in a file or on S3
     Report(ReportArgs),
+    /// Print a shell completion script, e.g. `sdds completions bash > /etc/bash_completion.d/sdds`
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `sdds man > /usr/local/share/man/man1/sdds.1`
+    Man,
+    /// Write a commented sdds.toml (or the --config path) to start from
+    Init(InitArgs),
+    /// Print the settings in force and where each comes from (flag, environment, file,
+    /// default); never a secret
+    Config(ConfigArgs),
 }
 
 /// Arguments of `sdds sync`.
@@ -104,7 +113,8 @@ pub struct ValidateArgs {
 }
 
 /// Output formats of results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Aligned text table
     Table,
@@ -259,6 +269,38 @@ pub struct StatusArgs {
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
+
+    /// Exit 5 when the newest data in the warehouse came with a sync longer ago than this,
+    /// e.g. 36h or 2days (for a scheduler's freshness alert)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_age: Option<std::time::Duration>,
+}
+
+/// Arguments of `sdds init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Source to write into the file, e.g. s3://my-bucket/sdds [default: left commented out]
+    #[arg(long, short = 's')]
+    pub source: Option<String>,
+
+    /// Replace an existing file
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `sdds config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `sdds completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    pub shell: clap_complete::Shell,
 }
 
 #[cfg(test)]

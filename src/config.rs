@@ -24,6 +24,21 @@ pub struct Config {
     pub memory_limit: Option<String>,
     /// Directory for spill files.
     pub spill_dir: Option<PathBuf>,
+    /// Defaults of `sdds report` (`[report]`), overridden by its flags.
+    pub report: Option<ReportConfig>,
+    /// Where these settings were read from (not a setting).
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+/// The `[report]` table of the configuration file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Output format when neither `--format` nor `--out`'s extension says.
+    pub format: Option<crate::cli::Format>,
+    /// Start CSV with a byte order mark (Excel).
+    pub bom: Option<bool>,
 }
 
 /// The `[aws]` table of the configuration file.
@@ -52,7 +67,12 @@ impl Config {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid {}", path.display()))
+        let config: Config =
+            toml::from_str(&text).with_context(|| format!("invalid {}", path.display()))?;
+        Ok(Config {
+            path: Some(path.to_path_buf()),
+            ..config
+        })
     }
 
     /// The warehouse: flag or env, then file, then the default.

@@ -13,7 +13,7 @@ mod sample;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 
@@ -30,8 +30,15 @@ const EXIT_PARTIAL: u8 = 3;
 /// Exit status of a sync that stored everything else but set rows aside in the quarantine table.
 const EXIT_QUARANTINED: u8 = 4;
 
+/// Exit status of `status --max-age` when the newest data is older than allowed.
+const EXIT_STALE: u8 = 5;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     init_logging(cli.verbose);
     quiet_caught_upload_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -44,7 +51,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, matches)) {
         Ok(code) => code,
         // A reader that went away (`sdds status | head -1`) ends the command quietly.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -119,13 +126,22 @@ fn one_line(error: &anyhow::Error) -> String {
     text.replace('\n', " ")
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, matches: ArgMatches) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Completions(args) => return commands::docs::completions(args.shell),
+        Command::Man => return commands::docs::man(),
+        Command::Init(args) => return commands::config::init(cli.config.as_deref(), args),
+        _ => {}
+    }
     if let Command::Report(args) = &cli.command {
         if args.name == "list" {
             return commands::report::list(args);
         }
     }
     let config = config::Config::load(cli.config.as_deref())?;
+    if let Command::Config(args) = &cli.command {
+        return commands::config::show(&config, &matches, args);
+    }
     let quiet = matches!(&cli.command, Command::Sync(args) if args.quiet);
     let aws = aws::Aws::new(&cli.aws, &config, quiet);
     if let Command::Validate(args) = cli.command {
@@ -148,5 +164,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(args) => commands::history::run(&warehouse, args).await,
         Command::Report(args) => commands::report::run(&config, &aws, &warehouse, args).await,
         Command::Validate(args) => commands::validate::run(&config, &aws, args).await,
+        Command::Completions(_) | Command::Man | Command::Init(_) | Command::Config(_) => {
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! One module per command.
 
+pub mod config;
+pub mod docs;
 pub mod history;
 pub mod query;
 pub mod report;

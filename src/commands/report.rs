@@ -12,7 +12,7 @@ use sdds_sql::{Report, ReportCatalog, ReportParams};
 use sdds_warehouse::Warehouse;
 
 use crate::aws::Aws;
-use crate::cli::ReportArgs;
+use crate::cli::{Format as CliFormat, ReportArgs};
 use crate::commands::query::{instant, refuse_binary_on_terminal, QuerySession};
 use crate::config::Config;
 
@@ -69,13 +69,15 @@ pub async fn run(
     params.check(report)?;
     let mut statement = report.statement()?;
     params.bind(&report.name, &mut statement)?;
-    let format = output_format(&args)?;
+    let defaults = config.report.clone().unwrap_or_default();
+    let format = output_format(&args, defaults.format)?;
+    let bom = args.bom || defaults.bom.unwrap_or(false);
     let destination = Destination::new(args.out.as_deref(), format, args.quicksight_manifest)?;
 
     let session = QuerySession::open(config, warehouse, &args.time, &args.resources).await?;
     let stream = session.stream(statement).await?;
     let rows = destination
-        .write(stream, format, args.bom)
+        .write(stream, format, bom)
         .await
         .map_err(|e| session.explain(e.into()))
         .with_context(|| format!("report {}", report.name))?;
@@ -121,14 +123,17 @@ fn bound(flag: &str, text: &str, end: bool) -> anyhow::Result<DateTime<Utc>> {
     instant(flag, text)
 }
 
-/// `--format`, else what `--out`'s extension says, else a table for a terminal and CSV for a
-/// pipe or file.
-fn output_format(args: &ReportArgs) -> anyhow::Result<Format> {
-    let format = match (args.format, args.out.as_deref()) {
-        (Some(format), _) => format.into(),
-        (None, Some(out)) => Format::from_extension(out).unwrap_or(Format::Csv),
-        (None, None) if std::io::stdout().is_terminal() => Format::Table,
-        (None, None) => Format::Csv,
+/// `--format`, else what `--out`'s extension says, else sdds.toml's `[report] format`, else a
+/// table for a terminal and CSV for a pipe or file.
+fn output_format(args: &ReportArgs, default: Option<CliFormat>) -> anyhow::Result<Format> {
+    let from_extension = args.out.as_deref().and_then(Format::from_extension);
+    let format = match (args.format, from_extension, default, args.out.as_deref()) {
+        (Some(format), _, _, _) => format.into(),
+        (None, Some(format), _, _) => format,
+        (None, None, Some(format), _) => format.into(),
+        (None, None, None, Some(_)) => Format::Csv,
+        (None, None, None, None) if std::io::stdout().is_terminal() => Format::Table,
+        (None, None, None, None) => Format::Csv,
     };
     if args.out.is_none() {
         refuse_binary_on_terminal(format, "give --out FILE or redirect stdout")?;

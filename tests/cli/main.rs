@@ -394,3 +394,125 @@ fn validate_then_a_sync_that_sets_rows_aside_say_so_and_exit_4() {
     );
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
 }
+
+#[test]
+fn status_max_age_alerts_on_stale_data_and_completions_and_man_come_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let never = sdds(dir.path(), &["sync", "--quiet"]);
+    assert!(never.status.success(), "{}", stderr(&never));
+    let fresh = sdds(dir.path(), &["status", "--max-age", "36h"]);
+    assert_eq!(fresh.status.code(), Some(0), "{}", stderr(&fresh));
+    let stale = sdds(dir.path(), &["status", "--max-age", "0s", "--json"]);
+    assert_eq!(stale.status.code(), Some(5));
+    let err = stderr(&stale);
+    assert!(
+        err.starts_with("error: the newest data came with the sync of ")
+            && err.ends_with("ago: older than --max-age 0s\n"),
+        "{err}"
+    );
+    let bad = sdds(dir.path(), &["status", "--max-age", "soon"]);
+    assert_eq!(bad.status.code(), Some(2), "a usage error");
+
+    let bash = sdds(dir.path(), &["completions", "bash"]);
+    assert!(bash.status.success());
+    assert!(stdout(&bash).contains("_sdds()") && stdout(&bash).contains("validate"));
+    let man = sdds(dir.path(), &["man"]);
+    assert!(man.status.success());
+    let page = stdout(&man);
+    assert!(
+        page.contains(".TH sdds 1") && page.contains("sdds\\-report"),
+        "{page}"
+    );
+    assert!(page.contains("\\-\\-max\\-age"));
+}
+
+#[test]
+fn init_writes_a_config_and_config_shows_each_setting_with_where_it_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = sdds(dir.path(), &["init", "--source", "s3://my-bucket/sdds"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let written = std::fs::read_to_string(dir.path().join("sdds.toml")).unwrap();
+    assert!(
+        written.contains("source = \"s3://my-bucket/sdds\"\n"),
+        "{written}"
+    );
+    let again = sdds(dir.path(), &["init"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        stderr(&again),
+        "error: sdds.toml exists; --force replaces it\n"
+    );
+
+    std::fs::write(
+        dir.path().join("sdds.toml"),
+        "warehouse = \"file-wh\"\nmemory_limit = \"1GiB\"\n[aws]\nregion = \"file-region\"\nprofile = \"file-profile\"\n[report]\nformat = \"json\"\n",
+    )
+    .unwrap();
+    let settings = |args: &[&str], env: &[(&str, String)]| {
+        let out = command(dir.path(), args, env).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let pairs: std::collections::BTreeMap<String, (String, String)> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let field = |k: &str| s[k].as_str().unwrap().to_string();
+                (field("name"), (field("value"), field("from")))
+            })
+            .collect();
+        (pairs, text)
+    };
+    let secret_env = [
+        ("SDDS_WAREHOUSE", "env-wh".to_string()),
+        ("AWS_ACCESS_KEY_ID", "AKIDSECRETID".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "supersecretkey".to_string()),
+    ];
+    let (got, text) = settings(
+        &["config", "--json", "--region", "flag-region"],
+        &secret_env,
+    );
+    let setting = |name: &str| got[name].clone();
+    let pair = |v: &str, f: &str| (v.to_string(), f.to_string());
+    assert_eq!(
+        setting("config"),
+        pair("sdds.toml", "found in the working directory")
+    );
+    assert_eq!(setting("warehouse"), pair("env-wh", "env SDDS_WAREHOUSE"));
+    assert_eq!(setting("aws.region"), pair("flag-region", "flag --region"));
+    assert_eq!(
+        setting("aws.profile"),
+        pair("file-profile", "file sdds.toml")
+    );
+    assert_eq!(setting("memory_limit"), pair("1GiB", "file sdds.toml"));
+    assert_eq!(setting("report.format"), pair("json", "file sdds.toml"));
+    assert_eq!(setting("source"), pair("sample", "default"));
+    assert_eq!(setting("aws.max_attempts"), pair("8", "default"));
+    assert!(
+        !text.contains("AKIDSECRETID") && !text.contains("supersecretkey"),
+        "{text}"
+    );
+
+    let (got, _) = settings(&["--warehouse", "flag-wh", "config", "--json"], &secret_env);
+    assert_eq!(got["warehouse"], pair("flag-wh", "flag --warehouse"));
+    let (got, _) = settings(&["config", "--json"], &[]);
+    assert_eq!(got["warehouse"], pair("file-wh", "file sdds.toml"));
+    // [report] format applies when neither --format nor --out says.
+    assert!(sdds(dir.path(), &["sync", "--quiet"]).status.success());
+    let report = sdds(
+        dir.path(),
+        &["report", "agreements-and-renewals", "--today", "2026-10-15"],
+    );
+    assert!(report.status.success(), "{}", stderr(&report));
+    assert!(stdout(&report).starts_with('['), "{}", stdout(&report));
+    let csv = sdds(
+        dir.path(),
+        &["report", "agreements-and-renewals", "--format", "csv"],
+    );
+    assert!(stdout(&csv).starts_with("agreement_id"), "{}", stdout(&csv));
+    std::fs::remove_file(dir.path().join("sdds.toml")).unwrap();
+    let (got, _) = settings(&["config", "--json"], &[]);
+    assert_eq!(got["warehouse"], pair("warehouse", "default"));
+    assert_eq!(got["report.bom"], pair("false", "default"));
+}
