@@ -75,6 +75,12 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), e.g. `sdds man > /usr/local/share/man/man1/sdds.1`
     Man,
+    /// Merge each source object's small data files into one (one commit per table, data
+    /// unchanged; incremental sync goes on as before)
+    Optimize(OptimizeArgs),
+    /// Delete data files no longer referenced once older than --retain (time travel reaches
+    /// back that far)
+    Vacuum(VacuumArgs),
     /// Write a commented sdds.toml (or the --config path) to start from
     Init(InitArgs),
     /// Print the settings in force and where each comes from (flag, environment, file,
@@ -274,6 +280,35 @@ pub struct StatusArgs {
     /// e.g. 36h or 2days (for a scheduler's freshness alert)
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub max_age: Option<std::time::Duration>,
+}
+
+/// Arguments of `sdds optimize`.
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// Print the result as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `sdds vacuum`.
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Keep unreferenced files younger than this, e.g. 7d or 168h (at least 1h)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "7d")]
+    pub retain: std::time::Duration,
+
+    /// Count what would be deleted, deleting nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Allow --retain below 1h: only when no sync can be running, since a running sync's
+    /// uncommitted files would be deleted
+    #[arg(long)]
+    pub unchecked_retention: bool,
+
+    /// Print the result as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `sdds init`.

@@ -163,6 +163,8 @@ async fn run(cli: Cli, matches: ArgMatches) -> anyhow::Result<ExitCode> {
         Command::Status(args) => commands::status::run(&warehouse, args).await,
         Command::History(args) => commands::history::run(&warehouse, args).await,
         Command::Report(args) => commands::report::run(&config, &aws, &warehouse, args).await,
+        Command::Optimize(args) => commands::maintain::optimize(&warehouse, args).await,
+        Command::Vacuum(args) => commands::maintain::vacuum(&warehouse, args).await,
         Command::Validate(args) => commands::validate::run(&config, &aws, args).await,
         Command::Completions(_) | Command::Man | Command::Init(_) | Command::Config(_) => {
             Ok(ExitCode::SUCCESS)

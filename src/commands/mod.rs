@@ -3,6 +3,7 @@
 pub mod config;
 pub mod docs;
 pub mod history;
+pub mod maintain;
 pub mod query;
 pub mod report;
 pub mod status;

@@ -516,3 +516,55 @@ fn init_writes_a_config_and_config_shows_each_setting_with_where_it_comes_from()
     assert_eq!(got["warehouse"], pair("warehouse", "default"));
     assert_eq!(got["report.bom"], pair("false", "default"));
 }
+
+#[test]
+fn optimize_and_vacuum_run_on_a_synced_warehouse_and_refuse_a_retention_that_could_lose_a_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(sdds(dir.path(), &["sync", "--quiet"]).status.success());
+    let bucket = dir.path().join("bucket");
+    sample_feeds_with_products(&bucket, 10);
+    let source = ["sync", "--quiet", "--source", bucket.to_str().unwrap()];
+    assert!(sdds(dir.path(), &source).status.success());
+    let optimize = sdds(dir.path(), &["optimize", "--json"]);
+    assert!(optimize.status.success(), "{}", stderr(&optimize));
+    let reports: serde_json::Value = serde_json::from_str(&stdout(&optimize)).unwrap();
+    assert_eq!(reports.as_array().unwrap().len(), 12);
+
+    let short = sdds(dir.path(), &["vacuum", "--retain", "10m"]);
+    assert_eq!(short.status.code(), Some(1));
+    assert!(
+        stderr(&short).starts_with("error: --retain 10m is shorter than 1h"),
+        "{}",
+        stderr(&short)
+    );
+    let dry = sdds(
+        dir.path(),
+        &[
+            "vacuum",
+            "--retain",
+            "0s",
+            "--unchecked-retention",
+            "--dry-run",
+        ],
+    );
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let totals = |dir: &Path| {
+        let out = sdds(
+            dir,
+            &[
+                "query",
+                "--format",
+                "csv",
+                "select count(*), sum(amount) from billingeventfeed_v1",
+            ],
+        );
+        stdout(&out)
+    };
+    let before = totals(dir.path());
+    let vacuum = sdds(
+        dir.path(),
+        &["vacuum", "--retain", "0s", "--unchecked-retention"],
+    );
+    assert!(vacuum.status.success(), "{}", stderr(&vacuum));
+    assert_eq!(totals(dir.path()), before);
+}

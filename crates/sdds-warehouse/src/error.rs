@@ -30,7 +30,7 @@ pub enum WarehouseError {
         source: deltalake::DeltaTableError,
     },
     /// Another sync committed to the table first.
-    #[error("{table}: another sync committed to this table while this one ran; nothing was written, run sync again")]
+    #[error("{table}: another sync (or optimize, or vacuum) committed to this table meanwhile; nothing was written, run it again")]
     Conflict {
         /// Table name.
         table: String,

@@ -83,6 +83,12 @@ impl History {
                         source: state.source.clone(),
                         tables: Vec::new(),
                     });
+                // `optimize` commits the sync's state again (files merged, data unchanged):
+                // the sync then stands for the newer version, whose files a vacuum keeps.
+                if let Some(seen) = entry.tables.iter_mut().find(|c| c.table == feed.name) {
+                    seen.version = seen.version.max(version);
+                    continue;
+                }
                 entry.tables.push(TableCommit {
                     table: feed.name.clone(),
                     version,

@@ -11,19 +11,23 @@
 pub mod error;
 pub mod history;
 pub mod location;
+pub mod optimize;
 pub mod outcome;
 pub mod plan;
 pub mod quarantine;
 pub mod state;
 pub mod status;
 pub mod sync;
+pub mod vacuum;
 pub mod validate;
 
 pub use error::{LocationProblem, StorageProblem, WarehouseError};
 pub use history::{History, SyncEntry, TableCommit};
 pub use location::Warehouse;
+pub use optimize::{optimize, OptimizeReport};
 pub use outcome::LastSync;
 pub use state::TableState;
 pub use status::{table_status, TableStatus};
 pub use sync::{sync, SyncOptions, SyncReport, SyncWarning, TableReport};
+pub use vacuum::{vacuum, VacuumOptions, VacuumReport};
 pub use validate::{validate, FileFindings, ValidationReport};

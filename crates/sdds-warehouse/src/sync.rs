@@ -273,7 +273,9 @@ const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// ids (random, so every file spans the whole range) and enumerations every monthly file holds
 /// all of, so those statistics never let a query skip a file, while comparing every value to
 /// keep them was a sixth of a full sync's CPU. Numbers, decimals and timestamps keep theirs.
-fn writer_properties(schema: &SchemaRef) -> deltalake::parquet::file::properties::WriterProperties {
+pub(crate) fn writer_properties(
+    schema: &SchemaRef,
+) -> deltalake::parquet::file::properties::WriterProperties {
     use deltalake::parquet::basic::Compression;
     use deltalake::parquet::file::properties::EnabledStatistics;
     use deltalake::parquet::schema::types::ColumnPath;
@@ -815,7 +817,7 @@ impl<R: Read> Read for TailKeeper<R> {
     }
 }
 
-fn remove_action(file: &FileRef, at: DateTime<Utc>) -> Action {
+pub(crate) fn remove_action(file: &FileRef, at: DateTime<Utc>) -> Action {
     Action::Remove(Remove {
         path: file.path.clone(),
         data_change: true,

@@ -1,6 +1,7 @@
 //! Syncing a bucket-shaped folder into real Delta tables on disk, read back with SQL; and
 //! the same from a real S3 protocol server on loopback (`s3`).
 
+mod maintain;
 mod malformed;
 mod s3;
 

@@ -287,7 +287,10 @@ async fn concurrent_syncs_never_duplicate_rows() {
         for report in [&a, &b] {
             for failed in report.failures() {
                 let error = failed.error.as_deref().unwrap();
-                assert!(error.contains("another sync committed"), "{error}");
+                assert!(
+                    error.contains("committed to this table meanwhile"),
+                    "{error}"
+                );
                 conflicts += 1;
             }
         }
