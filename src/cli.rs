@@ -64,6 +64,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run SQL over the warehouse
     Query(QueryArgs),
+    /// An interactive SQL prompt: line editing, history, tab completion, \d, \timing
+    Shell(ShellArgs),
     /// Show rows, Delta version and last sync of every table
     Status(StatusArgs),
     /// List the syncs that changed the warehouse (numbers for `query --version`)
@@ -209,6 +211,20 @@ pub struct QueryArgs {
     pub file: Option<PathBuf>,
 
     /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    #[command(flatten)]
+    pub time: TimeArgs,
+
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+}
+
+/// Arguments of `sdds shell`.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// Output format of results (`\format` changes it)
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 

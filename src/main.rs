@@ -112,7 +112,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 /// An error and its causes on one line, without repeating a cause its parent already says.
-fn one_line(error: &anyhow::Error) -> String {
+pub(crate) fn one_line(error: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in error.chain() {
         let part = cause.to_string();
@@ -160,6 +160,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sync(args) => commands::sync::run(&config, &aws, &warehouse, args).await,
         Command::Query(args) => commands::query::run(&config, &warehouse, args).await,
+        Command::Shell(args) => commands::shell::run(&config, &warehouse, args).await,
         Command::Status(args) => commands::status::run(&warehouse, args).await,
         Command::History(args) => commands::history::run(&warehouse, args).await,
         Command::Report(args) => commands::report::run(&config, &aws, &warehouse, args).await,

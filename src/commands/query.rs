@@ -28,31 +28,24 @@ pub async fn run(
     args: QueryArgs,
 ) -> anyhow::Result<ExitCode> {
     let sql = read_sql(&args)?;
-    let statements = parse_statements(&sql)?;
+    let statements = checked_statements(&sql, warehouse)?;
+    let session = QuerySession::open(config, warehouse, &args.time, &args.resources).await?;
+    refuse_binary_on_terminal(args.format.into(), "redirect stdout to a file")?;
+    session.print(statements, args.format.into()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The statements of `sql`, each checked before the first runs: a refused one leaves nothing
+/// half done.
+pub fn checked_statements(sql: &str, warehouse: &Warehouse) -> anyhow::Result<Vec<Statement>> {
+    let statements = parse_statements(sql)?;
     if statements.is_empty() {
         anyhow::bail!("no SQL statement given");
     }
-    // Every statement is checked before the first runs: a refused one leaves nothing half done.
     for statement in &statements {
         check_read_only(statement, warehouse.root())?;
     }
-    let session = QuerySession::open(config, warehouse, &args.time, &args.resources).await?;
-    refuse_binary_on_terminal(args.format.into(), "redirect stdout to a file")?;
-    let mut writer = ResultWriter::new(
-        std::io::stdout(),
-        args.format.into(),
-        statements.len(),
-        false,
-    )?;
-    for statement in statements {
-        let stream = session.stream(statement).await?;
-        writer
-            .write(stream)
-            .await
-            .map_err(|e| session.explain(e.into()))?;
-    }
-    writer.finish()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(statements)
 }
 
 /// A session over the warehouse with the time-travel flags and the memory limit applied, shared
@@ -91,6 +84,29 @@ impl QuerySession {
     /// `error`, with running out of the memory limit said as such.
     pub fn explain(&self, error: anyhow::Error) -> anyhow::Error {
         out_of_memory(error, self.limit)
+    }
+
+    /// Runs `statements` one after the other, printing each result on stdout.
+    pub async fn print(
+        &self,
+        statements: Vec<Statement>,
+        format: sdds_export::Format,
+    ) -> anyhow::Result<()> {
+        let mut writer = ResultWriter::new(std::io::stdout(), format, statements.len(), false)?;
+        for statement in statements {
+            let stream = self.stream(statement).await?;
+            writer
+                .write(stream)
+                .await
+                .map_err(|e| self.explain(e.into()))?;
+        }
+        writer.finish()?;
+        Ok(())
+    }
+
+    /// The DataFusion session (for the shell's catalog commands).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
     }
 }
 

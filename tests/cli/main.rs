@@ -568,3 +568,48 @@ fn optimize_and_vacuum_run_on_a_synced_warehouse_and_refuse_a_retention_that_cou
     assert!(vacuum.status.success(), "{}", stderr(&vacuum));
     assert_eq!(totals(dir.path()), before);
 }
+
+#[test]
+fn the_shell_runs_multi_line_sql_describes_tables_completes_names_and_survives_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(sdds(dir.path(), &["sync", "--quiet"]).status.success());
+    let home = dir.path().display().to_string();
+    let shell = command(dir.path(), &["shell"], &[("HOME", home)]);
+    let mut p = rexpect::session::spawn_command(shell, Some(60_000)).unwrap();
+    p.exp_string("sdds> ").unwrap();
+    p.send_line("select count(*) as n").unwrap();
+    p.exp_string("... ").unwrap();
+    p.send_line("from billingeventfeed_v1;").unwrap();
+    p.exp_string("| 71 |").unwrap();
+    p.exp_string("sdds> ").unwrap();
+
+    p.send_line("\\d").unwrap();
+    p.exp_regex(r"billing_event_current\s+view").unwrap();
+    p.exp_string("sdds> ").unwrap();
+    p.send_line("\\d billingeventfeed_v1").unwrap();
+    p.exp_regex(r"amount\s+Decimal128\(38, 10\)").unwrap();
+    p.exp_string("sdds> ").unwrap();
+
+    // Tab completes "billingeventf" to the table's name.
+    p.send("select count(*) * 2 as doubled from billingeventf")
+        .unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.send_line(";").unwrap();
+    p.exp_string("| 142     |").unwrap();
+    p.exp_string("sdds> ").unwrap();
+
+    p.send_line("select no_such_column from billingeventfeed_v1;")
+        .unwrap();
+    p.exp_string("error: ").unwrap();
+    p.exp_string("sdds> ").unwrap();
+    p.send_line("\\timing").unwrap();
+    p.exp_string("timing on").unwrap();
+    p.send_line("select 40 + 2 as answer;").unwrap();
+    p.exp_string("| 42     |").unwrap();
+    p.exp_regex(r"time: \d+\.\d{3} s").unwrap();
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+    let history = std::fs::read_to_string(dir.path().join(".local/state/sdds/history")).unwrap();
+    assert!(history.contains("select 40 + 2 as answer;"), "{history}");
+}
