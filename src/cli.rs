@@ -21,6 +21,11 @@ pub struct Cli {
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Diagnostics on stderr as text, or as one JSON object per line for log shippers
+    /// (errors included)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SDDS_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
     #[command(flatten)]
     pub aws: AwsArgs,
 
@@ -118,6 +123,15 @@ pub struct ValidateArgs {
     /// Print the findings as JSON on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+/// How diagnostics are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object per line
+    Json,
 }
 
 /// Output formats of results.

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, LogFormat};
 
 /// Query operators allocate and free many short-lived buffers from several threads; mimalloc
 /// handles that pattern far better than the system allocator (as datafusion-cli does). Built
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     quiet_caught_upload_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -51,12 +51,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let log_format = cli.log_format;
     match runtime.block_on(run(cli, matches)) {
         Ok(code) => code,
         // A reader that went away (`sdds status | head -1`) ends the command quietly.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            match log_format {
+                LogFormat::Json => tracing::error!("{}", one_line(&e)),
+                LogFormat::Text => eprintln!("error: {}", one_line(&e)),
+            }
             ExitCode::FAILURE
         }
     }
@@ -82,7 +86,7 @@ fn quiet_caught_upload_panics() {
 
 /// Diagnostics go to stderr: our warnings by default; `-v` adds our progress and the libraries'
 /// warnings, `-vv` details, `-vvv` everything; `SDDS_LOG` takes a filter instead.
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, format: LogFormat) {
     let (ours, others) = match verbose {
         0 => ("warn", "off"),
         1 => ("info", "warn"),
@@ -94,12 +98,16 @@ fn init_logging(verbose: u8) {
             "{others},sdds={ours},sdds_sql={ours},sdds_warehouse={ours},sdds_source={ours},sdds_feeds={ours}"
         ))
     });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 /// Whether writing to stdout failed because its reader closed the pipe.

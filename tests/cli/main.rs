@@ -613,3 +613,20 @@ fn the_shell_runs_multi_line_sql_describes_tables_completes_names_and_survives_e
     let history = std::fs::read_to_string(dir.path().join(".local/state/sdds/history")).unwrap();
     assert!(history.contains("select 40 + 2 as answer;"), "{history}");
 }
+
+#[test]
+fn log_format_json_writes_diagnostics_and_errors_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sdds(dir.path(), &["--log-format", "json", "status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let line: serde_json::Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+    assert_eq!(line["level"], "ERROR");
+    assert!(
+        line["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no warehouse at warehouse"),
+        "{line}"
+    );
+    assert!(stdout(&out).is_empty(), "stdout carries data only");
+}
