@@ -4,7 +4,7 @@ CARGO ?= cargo
 WAREHOUSE ?= warehouse
 SDDS = $(or $(CARGO_TARGET_DIR),target)/debug/sdds
 
-.PHONY: build test demo fmt lint toolchain clean bench bench-smoke bench-env
+.PHONY: build test demo fmt lint toolchain clean bench bench-smoke bench-env interop
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
@@ -21,6 +21,7 @@ test: toolchain
 	  awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' target/test.log; \
 	  exit $$status
 	@$(MAKE) --no-print-directory bench-smoke
+	@$(MAKE) --no-print-directory interop
 
 # The benchmark's Python side (DuckDB, sqlglot, Polars) in bench/.venv, pinned by bench/requirements.txt.
 BENCH_PY = bench/.venv/bin/python
@@ -47,6 +48,18 @@ bench-smoke: toolchain $(BENCH_PY)
 	$(CARGO) build --locked --workspace --bins
 	$(BENCH_PY) bench/test_oracle.py
 	$(BENCH_PY) bench/bench.py --smoke --sdds $(SDDS) --gen $(or $(CARGO_TARGET_DIR),target)/debug/sdds-gen
+
+# Other engines read what sdds writes: the deltalake package, Polars and DuckDB (from PyPI, in
+# interop/.venv) each read every table of a synced warehouse, before and after `sdds optimize`,
+# with sdds's row counts and money totals. See interop/check.py.
+INTEROP_PY = interop/.venv/bin/python
+$(INTEROP_PY): interop/requirements.txt
+	python3 -m venv interop/.venv
+	interop/.venv/bin/pip install --quiet --disable-pip-version-check -r interop/requirements.txt
+	@touch $(INTEROP_PY)
+interop: toolchain $(INTEROP_PY)
+	$(CARGO) build --locked --workspace --bins
+	$(INTEROP_PY) interop/check.py --sdds $(SDDS) --gen $(or $(CARGO_TARGET_DIR),target)/debug/sdds-gen
 
 # Sync the bundled sample feeds into ./warehouse and show a few results.
 demo: build
