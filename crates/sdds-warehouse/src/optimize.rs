@@ -81,7 +81,12 @@ pub async fn optimize(
     warehouse.check_writable(catalog.feeds().iter().map(|f| f.name.as_str()))?;
     let mut reports = Vec::new();
     for feed in catalog.feeds() {
-        let report = match optimize_table(warehouse, &feed.name).await {
+        let opened = warehouse.open_table(&feed.name, false).await;
+        let optimized = match opened {
+            Ok(table) => optimize_table(warehouse, &table, &feed.name).await,
+            Err(e) => Err(e),
+        };
+        let report = match optimized {
             Ok(report) => report,
             Err(e) => OptimizeReport {
                 table: feed.name.clone(),
@@ -94,12 +99,14 @@ pub async fn optimize(
     Ok(reports)
 }
 
-async fn optimize_table(
+/// Merges the small files of `table` as it was opened: when another writer has committed to it
+/// since, the commit fails with [`WarehouseError::Conflict`] and nothing changes.
+pub async fn optimize_table(
     warehouse: &Warehouse,
+    table: &DeltaTable,
     name: &str,
 ) -> Result<OptimizeReport, WarehouseError> {
     let delta = |e: DeltaTableError| WarehouseError::delta(name, e);
-    let table = warehouse.open_table(name, false).await?;
     let mut report = OptimizeReport {
         table: name.to_string(),
         ..Default::default()
@@ -107,7 +114,7 @@ async fn optimize_table(
     let Some(version) = table.version() else {
         return Ok(report);
     };
-    let Some(mut state) = TableState::load(&table, name).await? else {
+    let Some(mut state) = TableState::load(table, name).await? else {
         return Ok(report);
     };
     report.files_before = state.objects.values().map(|o| o.files.len()).sum();
@@ -128,7 +135,7 @@ async fn optimize_table(
     let mut actions = Vec::new();
     let at = chrono::Utc::now();
     for compaction in &compactions {
-        let merged = merge(&table, &mut writer, &schema, &compaction.files)
+        let merged = merge(table, &mut writer, &schema, &compaction.files)
             .await
             .inspect_err(|_| writer.reset())
             .map_err(delta)?;

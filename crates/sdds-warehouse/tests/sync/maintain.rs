@@ -172,3 +172,43 @@ async fn after_optimize_a_rewritten_object_replaces_its_rows_and_vacuum_keeps_th
         rows(&fresh, "productfeed_v1", CONTENT).await
     );
 }
+
+#[tokio::test]
+async fn optimize_racing_a_sync_fails_cleanly_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, wh) = (dir.path().join("bucket"), dir.path().join("wh"));
+    let warehouse = Warehouse::open(wh.to_str().unwrap()).unwrap();
+    for day in 0..3 {
+        deliver_day(&source, day);
+        run_sync(&source, &warehouse).await;
+    }
+    // Optimize reads the table; a sync commits meanwhile; optimize then commits.
+    let opened = warehouse.open_table("productfeed_v1", false).await.unwrap();
+    deliver_day(&source, 3);
+    let synced = run_sync(&source, &warehouse).await;
+    assert_eq!(table(&synced, "productfeed_v1").rows_added, 3);
+    let err = sdds_warehouse::optimize::optimize_table(&warehouse, &opened, "productfeed_v1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, sdds_warehouse::WarehouseError::Conflict { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        data_files(&warehouse).await,
+        4,
+        "nothing of the optimize was committed"
+    );
+
+    // Run again, it merges everything, and every row is there once.
+    let fresh = Warehouse::open(dir.path().join("fresh").to_str().unwrap()).unwrap();
+    run_sync(&source, &fresh).await;
+    let reports = optimize(&warehouse, &Catalog::builtin()).await.unwrap();
+    assert!(reports.iter().all(|r| r.error.is_none()), "{reports:?}");
+    assert_eq!(data_files(&warehouse).await, 1);
+    assert_eq!(
+        rows(&warehouse, "productfeed_v1", CONTENT).await,
+        rows(&fresh, "productfeed_v1", CONTENT).await,
+        "every row once"
+    );
+}
