@@ -21,6 +21,10 @@ pub struct Cli {
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Print nothing on success: no summaries, progress or warnings, only errors
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
     /// Diagnostics on stderr as text, or as one JSON object per line for log shippers
     /// (errors included)
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SDDS_LOG_FORMAT")]
@@ -106,10 +110,6 @@ pub struct SyncArgs {
     /// Print the run summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
-
-    /// Print nothing on success
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
 }
 
 /// Arguments of `sdds validate`.

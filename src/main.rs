@@ -39,7 +39,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    init_logging(cli.verbose, cli.log_format);
+    init_logging(
+        if cli.quiet { None } else { Some(cli.verbose) },
+        cli.log_format,
+    );
     quiet_caught_upload_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -86,12 +89,13 @@ fn quiet_caught_upload_panics() {
 
 /// Diagnostics go to stderr: our warnings by default; `-v` adds our progress and the libraries'
 /// warnings, `-vv` details, `-vvv` everything; `SDDS_LOG` takes a filter instead.
-fn init_logging(verbose: u8, format: LogFormat) {
+fn init_logging(verbose: Option<u8>, format: LogFormat) {
     let (ours, others) = match verbose {
-        0 => ("warn", "off"),
-        1 => ("info", "warn"),
-        2 => ("debug", "info"),
-        _ => ("trace", "trace"),
+        None => ("error", "off"),
+        Some(0) => ("warn", "off"),
+        Some(1) => ("info", "warn"),
+        Some(2) => ("debug", "info"),
+        Some(_) => ("trace", "trace"),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SDDS_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!(
@@ -138,7 +142,9 @@ async fn run(cli: Cli, matches: ArgMatches) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Completions(args) => return commands::docs::completions(args.shell),
         Command::Man => return commands::docs::man(),
-        Command::Init(args) => return commands::config::init(cli.config.as_deref(), args),
+        Command::Init(args) => {
+            return commands::config::init(cli.config.as_deref(), args, cli.quiet)
+        }
         _ => {}
     }
     if let Command::Report(args) = &cli.command {
@@ -150,8 +156,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> anyhow::Result<ExitCode> {
     if let Command::Config(args) = &cli.command {
         return commands::config::show(&config, &matches, args);
     }
-    let quiet = matches!(&cli.command, Command::Sync(args) if args.quiet);
-    let aws = aws::Aws::new(&cli.aws, &config, quiet);
+    let aws = aws::Aws::new(&cli.aws, &config, cli.quiet);
     if let Command::Validate(args) = cli.command {
         return commands::validate::run(&config, &aws, args).await;
     }
@@ -166,14 +171,16 @@ async fn run(cli: Cli, matches: ArgMatches) -> anyhow::Result<ExitCode> {
             .await?;
     }
     match cli.command {
-        Command::Sync(args) => commands::sync::run(&config, &aws, &warehouse, args).await,
+        Command::Sync(args) => {
+            commands::sync::run(&config, &aws, &warehouse, args, cli.quiet).await
+        }
         Command::Query(args) => commands::query::run(&config, &warehouse, args).await,
         Command::Shell(args) => commands::shell::run(&config, &warehouse, args).await,
         Command::Status(args) => commands::status::run(&warehouse, args).await,
         Command::History(args) => commands::history::run(&warehouse, args).await,
         Command::Report(args) => commands::report::run(&config, &aws, &warehouse, args).await,
-        Command::Optimize(args) => commands::maintain::optimize(&warehouse, args).await,
-        Command::Vacuum(args) => commands::maintain::vacuum(&warehouse, args).await,
+        Command::Optimize(args) => commands::maintain::optimize(&warehouse, args, cli.quiet).await,
+        Command::Vacuum(args) => commands::maintain::vacuum(&warehouse, args, cli.quiet).await,
         Command::Validate(args) => commands::validate::run(&config, &aws, args).await,
         Command::Completions(_) | Command::Man | Command::Init(_) | Command::Config(_) => {
             Ok(ExitCode::SUCCESS)

@@ -46,7 +46,7 @@ const TEMPLATE: &str = r#"# sdds configuration. Flags and environment variables 
 "#;
 
 /// Writes the commented configuration file.
-pub fn init(path: Option<&Path>, args: &InitArgs) -> anyhow::Result<ExitCode> {
+pub fn init(path: Option<&Path>, args: &InitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let path = path.unwrap_or(Path::new(CONFIG_FILE));
     anyhow::ensure!(
         args.force || !path.exists(),
@@ -60,10 +60,12 @@ pub fn init(path: Option<&Path>, args: &InitArgs) -> anyhow::Result<ExitCode> {
     let text = TEMPLATE.replace("{source}", &source);
     toml::from_str::<Config>(&text).context("the template is not a valid configuration")?;
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!(
-        "wrote {}; `sdds config` shows the settings in force",
-        path.display()
-    );
+    if !quiet {
+        eprintln!(
+            "wrote {}; `sdds config` shows the settings in force",
+            path.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

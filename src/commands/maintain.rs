@@ -10,7 +10,11 @@ use crate::cli::{OptimizeArgs, VacuumArgs};
 use crate::EXIT_PARTIAL;
 
 /// Merges small files; prints a line per table it changed.
-pub async fn optimize(warehouse: &Warehouse, args: OptimizeArgs) -> anyhow::Result<ExitCode> {
+pub async fn optimize(
+    warehouse: &Warehouse,
+    args: OptimizeArgs,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
     let reports = sdds_warehouse::optimize(warehouse, &Catalog::builtin()).await?;
     let lines: Vec<String> = reports
         .iter()
@@ -26,11 +30,20 @@ pub async fn optimize(warehouse: &Warehouse, args: OptimizeArgs) -> anyhow::Resu
         })
         .collect();
     let errors = reports.iter().filter_map(|r| r.error.as_deref());
-    finish(&reports, args.json, &lines, errors)
+    finish(
+        &reports,
+        args.json,
+        if quiet { &[] } else { &lines },
+        errors,
+    )
 }
 
 /// Deletes unreferenced files older than the retention; prints a line per table.
-pub async fn vacuum(warehouse: &Warehouse, args: VacuumArgs) -> anyhow::Result<ExitCode> {
+pub async fn vacuum(
+    warehouse: &Warehouse,
+    args: VacuumArgs,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
     let options = VacuumOptions {
         retain: args.retain,
         dry_run: args.dry_run,
@@ -48,7 +61,12 @@ pub async fn vacuum(warehouse: &Warehouse, args: VacuumArgs) -> anyhow::Result<E
         .map(|r| format!("{}: {verb} {} files", r.table, r.files_deleted))
         .collect();
     let errors = reports.iter().filter_map(|r| r.error.as_deref());
-    finish(&reports, args.json, &lines, errors)
+    finish(
+        &reports,
+        args.json,
+        if quiet { &[] } else { &lines },
+        errors,
+    )
 }
 
 /// Prints the reports as JSON on stdout, or `lines` on stderr; then each error. Exit 3 when a

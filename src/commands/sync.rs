@@ -36,11 +36,12 @@ pub async fn run(
     aws: &Aws,
     warehouse: &Warehouse,
     args: SyncArgs,
+    quiet: bool,
 ) -> anyhow::Result<ExitCode> {
     let source = open_source(&config.source(args.source.as_deref()), aws).await?;
     let catalog = Catalog::builtin();
     let mut options = SyncOptions::new();
-    let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+    let progress = (!quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -73,7 +74,7 @@ pub async fn run(
             "{}",
             serde_json::to_string_pretty(&value)?
         )?;
-    } else if !args.quiet {
+    } else if !quiet {
         eprint!("{}", summary(&report, seconds));
     }
     let failures: Vec<_> = report.failures().collect();

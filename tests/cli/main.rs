@@ -548,6 +548,11 @@ fn optimize_and_vacuum_run_on_a_synced_warehouse_and_refuse_a_retention_that_cou
         ],
     );
     assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        stderr(&dry).contains("productfeed_v1: would delete "),
+        "{}",
+        stderr(&dry)
+    );
     let totals = |dir: &Path| {
         let out = sdds(
             dir,
@@ -563,10 +568,13 @@ fn optimize_and_vacuum_run_on_a_synced_warehouse_and_refuse_a_retention_that_cou
     let before = totals(dir.path());
     let vacuum = sdds(
         dir.path(),
-        &["vacuum", "--retain", "0s", "--unchecked-retention"],
+        &["-q", "vacuum", "--retain", "0s", "--unchecked-retention"],
     );
     assert!(vacuum.status.success(), "{}", stderr(&vacuum));
+    assert_eq!(stderr(&vacuum), "", "--quiet prints nothing on success");
     assert_eq!(totals(dir.path()), before);
+    let both = sdds(dir.path(), &["-q", "-v", "status"]);
+    assert_eq!(both.status.code(), Some(2), "-q and -v conflict");
 }
 
 #[test]
