@@ -638,3 +638,45 @@ fn log_format_json_writes_diagnostics_and_errors_as_json_lines() {
     );
     assert!(stdout(&out).is_empty(), "stdout carries data only");
 }
+
+#[test]
+fn time_travel_pins_the_quarantine_table_with_the_feed_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("bucket");
+    sample_feeds_with_products(&bucket, 3);
+    let sync = ["sync", "--quiet", "--source", bucket.to_str().unwrap()];
+    assert_eq!(sdds(dir.path(), &sync).status.code(), Some(0));
+    let key = "productfeed_v1/year=2026/month=12/data.csv";
+    let header = "product_id,title,valid_from\n";
+    sdds_testkit::write_file(
+        &bucket,
+        key,
+        &format!("{header}prod-x,X,yesterday\nprod-y,Y,2026-12-01T00:00:00Z\nprod-z,Z,soon\n"),
+    );
+    assert_eq!(sdds(dir.path(), &sync).status.code(), Some(4));
+    // AWS re-delivers the file fixed: its quarantined rows go.
+    sdds_testkit::write_file(
+        &bucket,
+        key,
+        &format!("{header}prod-x,X,2026-12-01T00:00:00Z\nprod-y,Y,2026-12-01T00:00:00Z\n"),
+    );
+    assert_eq!(sdds(dir.path(), &sync).status.code(), Some(0));
+
+    let count = |pin: &[&str]| {
+        let mut args = vec!["query", "--format", "csv"];
+        args.extend_from_slice(pin);
+        args.push("select count(*) as n from quarantine");
+        let out = sdds(dir.path(), &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    assert_eq!(count(&["--version", "1"]), "n\n0\n");
+    assert_eq!(count(&["--version", "2"]), "n\n2\n");
+    assert_eq!(count(&["--version", "3"]), "n\n0\n");
+    assert_eq!(count(&[]), "n\n0\n");
+    let history = sdds(dir.path(), &["history", "--json"]);
+    let syncs: serde_json::Value = serde_json::from_str(&stdout(&history)).unwrap();
+    assert_eq!(syncs.as_array().unwrap().len(), 3, "{syncs}");
+    let second = table_entry(&syncs[1]["tables"], "quarantine");
+    assert_eq!(second["rows_added"], 2, "{syncs}");
+}

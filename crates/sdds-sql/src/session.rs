@@ -145,29 +145,12 @@ pub async fn open_session(
         options.today,
     )?;
     for feed in catalog.feeds() {
-        let delta_error = |source| SqlError::Delta {
-            table: feed.name.clone(),
-            source,
-        };
-        let mut table = warehouse.open_table(&feed.name, false).await?;
-        let pinned = options
-            .versions
-            .as_ref()
-            .and_then(|v| v.get(&feed.name).copied());
-        let exists = match pinned {
-            Some(Some(version)) if table.version().is_some() => {
-                table.load_version(version).await.map_err(delta_error)?;
-                true
-            }
-            Some(_) => false,
-            None => table.version().is_some(),
-        };
-        let table = exists.then_some(table);
+        let table = open_pinned(warehouse, &feed.name, options).await?;
         register_table(&ctx, &feed.name, table, feed.table_schema()).await?;
     }
-    // The rows syncs set aside, as they are now (a pinned version does not apply to them).
-    let quarantine = warehouse.open_table(quarantine::TABLE, false).await?;
-    let quarantine = quarantine.version().is_some().then_some(quarantine);
+    // The rows syncs set aside, pinned with the feed tables (a warehouse whose quarantine
+    // commits name no sync shows its latest state).
+    let quarantine = open_pinned(warehouse, quarantine::TABLE, options).await?;
     register_table(&ctx, quarantine::TABLE, quarantine, quarantine::schema()).await?;
     for feed in catalog.feeds() {
         let current = views::current_view_sql(feed, &options.time);
@@ -182,6 +165,32 @@ pub async fn open_session(
         }
     }
     Ok(ctx)
+}
+
+/// Opens table `name` at the version `options` pins it to (its latest without a pin); `None`
+/// when it did not exist at that point.
+async fn open_pinned(
+    warehouse: &Warehouse,
+    name: &str,
+    options: &SessionOptions,
+) -> Result<Option<DeltaTable>, SqlError> {
+    let mut table = warehouse.open_table(name, false).await?;
+    let pinned = options.versions.as_ref().and_then(|v| v.get(name).copied());
+    let exists = match pinned {
+        Some(Some(version)) if table.version().is_some() => {
+            table
+                .load_version(version)
+                .await
+                .map_err(|source| SqlError::Delta {
+                    table: name.to_string(),
+                    source,
+                })?;
+            true
+        }
+        Some(_) => false,
+        None => table.version().is_some(),
+    };
+    Ok(exists.then_some(table))
 }
 
 /// Registers a Delta table read-only under `name`; without one, an empty table of `schema`.

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::error::WarehouseError;
 use crate::location::Warehouse;
+use crate::quarantine::{self, SyncStamp, SYNC_KEY};
 use crate::state::{TableState, COMMIT_INFO_KEY};
 
 /// One sync's commit to one table.
@@ -99,6 +100,7 @@ impl History {
                 });
             }
         }
+        quarantine_commits(warehouse, &mut by_sync).await?;
         let mut syncs: Vec<SyncEntry> = by_sync.into_values().collect();
         for (i, sync) in syncs.iter_mut().enumerate() {
             sync.number = i + 1;
@@ -143,4 +145,58 @@ impl History {
         }
         versions
     }
+}
+
+/// Adds each sync's commits to the quarantine table to its entry (a sync whose rows were set
+/// aside but whose table commit never landed gets an entry of its own).
+async fn quarantine_commits(
+    warehouse: &Warehouse,
+    by_sync: &mut BTreeMap<(String, String), SyncEntry>,
+) -> Result<(), WarehouseError> {
+    let table = warehouse.open_table(quarantine::TABLE, false).await?;
+    if table.version().is_none() {
+        return Ok(());
+    }
+    let mut commits = table.history(None);
+    while let Some(info) = commits.next().await {
+        let info = info.map_err(|e| WarehouseError::delta(quarantine::TABLE, e))?;
+        let Some(value) = info.info.get(SYNC_KEY) else {
+            continue;
+        };
+        let stamp: SyncStamp =
+            serde_json::from_value(value.clone()).map_err(|e| WarehouseError::State {
+                table: quarantine::TABLE.into(),
+                source: e,
+            })?;
+        // Quarantine commits never retry: each lands right after the version it read.
+        let version = info.read_version.map_or(0, |v| v + 1);
+        let entry = by_sync
+            .entry((stamp.synced_at.clone(), stamp.sync_id.clone()))
+            .or_insert_with(|| SyncEntry {
+                number: 0,
+                sync_id: stamp.sync_id.clone(),
+                synced_at: stamp.synced_at.clone(),
+                source: String::new(),
+                tables: Vec::new(),
+            });
+        match entry
+            .tables
+            .iter_mut()
+            .find(|c| c.table == quarantine::TABLE)
+        {
+            Some(seen) => {
+                seen.version = seen.version.max(version);
+                seen.rows_added += stamp.rows;
+            }
+            None => entry.tables.push(TableCommit {
+                table: quarantine::TABLE.to_string(),
+                version,
+                rows_added: stamp.rows,
+                rows_removed: 0,
+                bytes_read: 0,
+                objects: 0,
+            }),
+        }
+    }
+    Ok(())
 }

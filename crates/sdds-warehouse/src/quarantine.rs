@@ -15,7 +15,7 @@ use deltalake::arrow::array::{
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::datafusion::prelude::{col, lit, Expr};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, StructType};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
@@ -56,6 +56,21 @@ pub struct Reread {
     pub source_key: String,
     /// The first line read; `None` when the object is read whole.
     pub from_line: Option<u64>,
+}
+
+/// The `commitInfo` key naming the sync a quarantine commit belongs to, so that `history` and
+/// time travel pin the quarantine table as they pin the feed tables.
+pub const SYNC_KEY: &str = "sdds_sync";
+
+/// Which sync a quarantine commit belongs to (under [`SYNC_KEY`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SyncStamp {
+    /// The sync's id.
+    pub sync_id: String,
+    /// When it started (RFC 3339), as in the feed tables' sync state.
+    pub synced_at: String,
+    /// Rows the commit set aside.
+    pub rows: u64,
 }
 
 /// The rows one table's sync sets aside, in the quarantine table's layout: written to Parquet
@@ -207,12 +222,28 @@ pub async fn commit(
 ) -> Result<u64, WarehouseError> {
     let delta = |e| WarehouseError::delta(TABLE, e);
     rows.finish_batch().await?;
+    // Without retries, each commit lands right after the version it read: `history` relies on it.
+    let properties = |count: u64| -> Result<CommitProperties, WarehouseError> {
+        let stamp = SyncStamp {
+            sync_id: rows.sync_id.clone(),
+            synced_at: rows.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            rows: count,
+        };
+        let stamp = serde_json::to_value(&stamp).map_err(|e| WarehouseError::State {
+            table: TABLE.into(),
+            source: e,
+        })?;
+        Ok(CommitProperties::default()
+            .with_metadata([(SYNC_KEY.to_string(), stamp)])
+            .with_max_retries(0))
+    };
     let mut table = warehouse.open_table(TABLE, !rows.is_empty()).await?;
     if table.version().is_some() && !rereads.is_empty() {
         let predicate = stale_rows(&rows.table, rereads);
         (table, _) = table
             .delete()
             .with_predicate(predicate)
+            .with_commit_properties(properties(0)?)
             .await
             .map_err(delta)?;
     }
@@ -226,7 +257,7 @@ pub async fn commit(
             partition_by: None,
             predicate: None,
         };
-        CommitBuilder::default()
+        CommitBuilder::from(properties(rows.rows)?)
             .with_actions(adds)
             .build(
                 Some(table.snapshot().map_err(delta)?),
@@ -243,6 +274,7 @@ pub async fn commit(
             .with_comment("Rows and files syncs could not store, with where they were and why")
             .with_columns(columns.fields().cloned())
             .with_actions(adds)
+            .with_commit_properties(properties(rows.rows)?)
             .await
             .map_err(delta)?;
     }
