@@ -8,6 +8,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod decoding;
 pub mod error;
 pub mod history;
 pub mod location;

@@ -14,10 +14,11 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::DeltaTable;
 use futures::StreamExt;
-use sdds_feeds::{decode, Catalog, DecodeJob, Decoded, Feed, FeedError, Lineage};
+use sdds_feeds::{Catalog, Decoded, Feed, FeedError, Lineage};
 use sdds_source::{BlockingReader, ObjectInfo, Source};
 use serde::Serialize;
 
+use crate::decoding::DecodeTask;
 use crate::error::WarehouseError;
 use crate::location::Warehouse;
 use crate::outcome::LastSync;
@@ -690,26 +691,16 @@ async fn read_object(
     let table = feed.name.clone();
     let stream = source.read(&read.object, read.range.clone()).await?;
     let reader = BlockingReader::spawn(stream);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Decoded>(2);
-    let (feed, target, header) = (feed.clone(), writer.arrow_schema(), read.header.clone());
-    let (first_line, batch_rows) = (read.first_line, options.batch_rows);
-    let mut input = TailKeeper::new(reader, read.tail_prefix.clone(), options.on_bytes.clone());
-    let decoder = tokio::task::spawn_blocking(move || {
-        let key = lineage.source_key.clone();
-        let job = DecodeJob {
-            feed: &feed,
-            target,
-            lineage,
-            header,
-            first_line,
-            batch_rows,
-        };
-        let summary = decode(&mut input, job, |item| {
-            tx.blocking_send(item)
-                .map_err(|_| FeedError::WriterStopped { key: key.clone() })
-        })?;
-        Ok::<_, FeedError>((summary, input.tail()))
-    });
+    let input = TailKeeper::new(reader, read.tail_prefix.clone(), options.on_bytes.clone());
+    let task = DecodeTask {
+        feed: feed.clone(),
+        target: writer.arrow_schema(),
+        lineage,
+        header: read.header.clone(),
+        first_line: read.first_line,
+        batch_rows: options.batch_rows,
+    };
+    let (mut rx, decoder) = task.spawn(input);
     let mut write_error = None;
     let before = quarantined.len();
     while let Some(item) = rx.recv().await {
@@ -734,7 +725,7 @@ async fn read_object(
         writer.reset();
         return Err(e);
     }
-    let (summary, tail) = match decoded {
+    let (summary, input) = match decoded {
         // Nothing of it was written: one quarantined row stands for the file. Its state keeps
         // no header, so that when it changes it is read again whole.
         Err(FeedError::SetAside {
@@ -764,7 +755,7 @@ async fn read_object(
         quarantined: quarantined.len() - before,
         lines: summary.lines,
         header: summary.header,
-        tail,
+        tail: input.tail(),
     })
 }
 

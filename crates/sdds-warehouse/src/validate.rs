@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use sdds_feeds::{decode, Catalog, DecodeJob, Decoded, Feed, FeedError, Lineage, RowError};
+use sdds_feeds::{Catalog, Decoded, Feed, FeedError, Lineage, RowError};
 use sdds_source::{BlockingReader, ObjectInfo, Source};
 use serde::Serialize;
 
+use crate::decoding::DecodeTask;
 use crate::error::WarehouseError;
 use crate::plan::group_by_feed;
 
@@ -116,27 +117,19 @@ async fn check_file(
         error: None,
     };
     let stream = source.read(object, 0..object.size).await?;
-    let reader = BlockingReader::spawn(stream);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Decoded>(2);
-    let (feed, key) = (feed.clone(), object.key.clone());
-    let decoder = tokio::task::spawn_blocking(move || {
-        let job = DecodeJob {
-            target: feed.table_schema(),
-            feed: &feed,
-            lineage: Lineage {
-                source_key: key.clone(),
-                sync_id: String::new(),
-                ingested_at_micros: 0,
-            },
-            header: None,
-            first_line: 1,
-            batch_rows: sdds_feeds::decode::DEFAULT_BATCH_ROWS,
-        };
-        decode(reader, job, |item| {
-            tx.blocking_send(item)
-                .map_err(|_| FeedError::WriterStopped { key: key.clone() })
-        })
-    });
+    let task = DecodeTask {
+        target: feed.table_schema(),
+        feed: feed.clone(),
+        lineage: Lineage {
+            source_key: object.key.clone(),
+            sync_id: String::new(),
+            ingested_at_micros: 0,
+        },
+        header: None,
+        first_line: 1,
+        batch_rows: sdds_feeds::decode::DEFAULT_BATCH_ROWS,
+    };
+    let (mut rx, decoder) = task.spawn(BlockingReader::spawn(stream));
     while let Some(item) = rx.recv().await {
         match item {
             Decoded::Batch(batch) => findings.rows += batch.num_rows() as u64,
