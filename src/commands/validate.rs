@@ -44,14 +44,8 @@ fn findings(report: &ValidationReport) -> String {
         };
         text.push_str(&format!("{}  {} rows  {verdict}\n", file.key, file.rows));
         for row in &file.examples {
-            let column = row
-                .column
-                .as_deref()
-                .map_or(String::new(), |c| format!("column {c}: "));
-            text.push_str(&format!(
-                "  line {}: {column}{}\n    {}\n",
-                row.line, row.reason, row.raw
-            ));
+            // RowError's Display: the column, if one, then the reason.
+            text.push_str(&format!("  line {}: {row}\n    {}\n", row.line, row.raw));
         }
         if file.rejected > file.examples.len() as u64 {
             text.push_str(&format!(

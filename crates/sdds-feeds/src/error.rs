@@ -64,7 +64,7 @@ pub enum FeedError {
 }
 
 /// One rejected CSV record, with what it said and why it was rejected.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RowError {
     /// 1-based line where the record starts.
     pub line: u64,

@@ -25,35 +25,11 @@ pub struct FileFindings {
     /// Rows that would be set aside in the quarantine table.
     pub rejected: u64,
     /// The first rejected rows.
-    pub examples: Vec<RejectedRow>,
+    pub examples: Vec<RowError>,
     /// Why a sync would set the whole file aside, if it would.
     pub set_aside: Option<String>,
     /// Why the file cannot be read at all (its encoding, the source), if it cannot.
     pub error: Option<String>,
-}
-
-/// A rejected row, as `validate` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct RejectedRow {
-    /// Its line in the file.
-    pub line: u64,
-    /// The column whose value is wrong, if one is.
-    pub column: Option<String>,
-    /// What is wrong.
-    pub reason: String,
-    /// The row as it was.
-    pub raw: String,
-}
-
-impl From<RowError> for RejectedRow {
-    fn from(row: RowError) -> Self {
-        Self {
-            line: row.line,
-            column: row.column,
-            reason: row.reason,
-            raw: row.raw,
-        }
-    }
 }
 
 impl FileFindings {
@@ -136,7 +112,7 @@ async fn check_file(
             Decoded::Rejected(row) => {
                 findings.rejected += 1;
                 if findings.examples.len() < EXAMPLES {
-                    findings.examples.push(row.into());
+                    findings.examples.push(row);
                 }
             }
         }
