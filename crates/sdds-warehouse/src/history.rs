@@ -57,42 +57,22 @@ pub struct History {
 impl History {
     /// Reads the sync history of every table of the catalog.
     pub async fn load(warehouse: &Warehouse, catalog: &Catalog) -> Result<History, WarehouseError> {
-        let mut by_sync: BTreeMap<(String, String), SyncEntry> = BTreeMap::new();
+        let mut by_sync = BySync::new();
         for feed in catalog.feeds() {
-            let table = warehouse.open_table(&feed.name, false).await?;
-            if table.version().is_none() {
-                continue;
-            }
-            let mut commits = table.history(None);
-            while let Some(info) = commits.next().await {
-                let info = info.map_err(|e| WarehouseError::delta(&feed.name, e))?;
-                let Some(value) = info.info.get(COMMIT_INFO_KEY) else {
-                    continue;
-                };
-                let state: TableState =
-                    serde_json::from_value(value.clone()).map_err(|e| WarehouseError::State {
-                        table: feed.name.clone(),
-                        source: e,
-                    })?;
-                let version = state.version;
-                let entry = by_sync
-                    .entry((state.synced_at.clone(), state.sync_id.clone()))
-                    .or_insert_with(|| SyncEntry {
-                        number: 0,
-                        sync_id: state.sync_id.clone(),
-                        synced_at: state.synced_at.clone(),
-                        source: state.source.clone(),
-                        tables: Vec::new(),
-                    });
+            for (state, _) in
+                stamped_commits::<TableState>(warehouse, &feed.name, COMMIT_INFO_KEY).await?
+            {
+                let entry = entry(&mut by_sync, &state.sync_id, &state.synced_at);
+                entry.source.clone_from(&state.source);
                 // `optimize` commits the sync's state again (files merged, data unchanged):
                 // the sync then stands for the newer version, whose files a vacuum keeps.
                 if let Some(seen) = entry.tables.iter_mut().find(|c| c.table == feed.name) {
-                    seen.version = seen.version.max(version);
+                    seen.version = seen.version.max(state.version);
                     continue;
                 }
                 entry.tables.push(TableCommit {
                     table: feed.name.clone(),
-                    version,
+                    version: state.version,
                     rows_added: state.rows_added,
                     rows_removed: state.rows_removed,
                     bytes_read: state.bytes_read,
@@ -100,7 +80,30 @@ impl History {
                 });
             }
         }
-        quarantine_commits(warehouse, &mut by_sync).await?;
+        // A sync whose rows were set aside but whose table commit never landed gets an entry
+        // of its own.
+        let table = quarantine::TABLE;
+        for (stamp, read_version) in
+            stamped_commits::<SyncStamp>(warehouse, table, SYNC_KEY).await?
+        {
+            // Quarantine commits never retry: each lands right after the version it read.
+            let version = read_version.map_or(0, |v| v + 1);
+            let entry = entry(&mut by_sync, &stamp.sync_id, &stamp.synced_at);
+            match entry.tables.iter_mut().find(|c| c.table == table) {
+                Some(seen) => {
+                    seen.version = seen.version.max(version);
+                    seen.rows_added += stamp.rows;
+                }
+                None => entry.tables.push(TableCommit {
+                    table: table.to_string(),
+                    version,
+                    rows_added: stamp.rows,
+                    rows_removed: 0,
+                    bytes_read: 0,
+                    objects: 0,
+                }),
+            }
+        }
         let mut syncs: Vec<SyncEntry> = by_sync.into_values().collect();
         for (i, sync) in syncs.iter_mut().enumerate() {
             sync.number = i + 1;
@@ -147,56 +150,45 @@ impl History {
     }
 }
 
-/// Adds each sync's commits to the quarantine table to its entry (a sync whose rows were set
-/// aside but whose table commit never landed gets an entry of its own).
-async fn quarantine_commits(
+/// Syncs by (start time, id): the order they are numbered in.
+type BySync = BTreeMap<(String, String), SyncEntry>;
+
+/// The entry of sync `sync_id`, started at `synced_at`, added when it is not there yet.
+fn entry<'a>(by_sync: &'a mut BySync, sync_id: &str, synced_at: &str) -> &'a mut SyncEntry {
+    by_sync
+        .entry((synced_at.to_string(), sync_id.to_string()))
+        .or_insert_with(|| SyncEntry {
+            number: 0,
+            sync_id: sync_id.to_string(),
+            synced_at: synced_at.to_string(),
+            source: String::new(),
+            tables: Vec::new(),
+        })
+}
+
+/// What the commits of table `name` record under `key` in their `commitInfo`, newest first,
+/// each with the version its commit read; commits without it are skipped.
+async fn stamped_commits<T: serde::de::DeserializeOwned>(
     warehouse: &Warehouse,
-    by_sync: &mut BTreeMap<(String, String), SyncEntry>,
-) -> Result<(), WarehouseError> {
-    let table = warehouse.open_table(quarantine::TABLE, false).await?;
+    name: &str,
+    key: &str,
+) -> Result<Vec<(T, Option<u64>)>, WarehouseError> {
+    let table = warehouse.open_table(name, false).await?;
     if table.version().is_none() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let mut stamped = Vec::new();
     let mut commits = table.history(None);
     while let Some(info) = commits.next().await {
-        let info = info.map_err(|e| WarehouseError::delta(quarantine::TABLE, e))?;
-        let Some(value) = info.info.get(SYNC_KEY) else {
+        let info = info.map_err(|e| WarehouseError::delta(name, e))?;
+        let Some(value) = info.info.get(key) else {
             continue;
         };
-        let stamp: SyncStamp =
-            serde_json::from_value(value.clone()).map_err(|e| WarehouseError::State {
-                table: quarantine::TABLE.into(),
-                source: e,
-            })?;
-        // Quarantine commits never retry: each lands right after the version it read.
-        let version = info.read_version.map_or(0, |v| v + 1);
-        let entry = by_sync
-            .entry((stamp.synced_at.clone(), stamp.sync_id.clone()))
-            .or_insert_with(|| SyncEntry {
-                number: 0,
-                sync_id: stamp.sync_id.clone(),
-                synced_at: stamp.synced_at.clone(),
-                source: String::new(),
-                tables: Vec::new(),
-            });
-        match entry
-            .tables
-            .iter_mut()
-            .find(|c| c.table == quarantine::TABLE)
-        {
-            Some(seen) => {
-                seen.version = seen.version.max(version);
-                seen.rows_added += stamp.rows;
-            }
-            None => entry.tables.push(TableCommit {
-                table: quarantine::TABLE.to_string(),
-                version,
-                rows_added: stamp.rows,
-                rows_removed: 0,
-                bytes_read: 0,
-                objects: 0,
-            }),
-        }
+        let stamp = serde_json::from_value(value.clone()).map_err(|e| WarehouseError::State {
+            table: name.to_string(),
+            source: e,
+        })?;
+        stamped.push((stamp, info.read_version));
     }
-    Ok(())
+    Ok(stamped)
 }
