@@ -30,12 +30,7 @@ pub async fn optimize(
         })
         .collect();
     let errors = reports.iter().filter_map(|r| r.error.as_deref());
-    finish(
-        &reports,
-        args.json,
-        if quiet { &[] } else { &lines },
-        errors,
-    )
+    finish(&reports, args.json, quiet, &lines, errors)
 }
 
 /// Deletes unreferenced files older than the retention; prints a line per table.
@@ -61,26 +56,22 @@ pub async fn vacuum(
         .map(|r| format!("{}: {verb} {} files", r.table, r.files_deleted))
         .collect();
     let errors = reports.iter().filter_map(|r| r.error.as_deref());
-    finish(
-        &reports,
-        args.json,
-        if quiet { &[] } else { &lines },
-        errors,
-    )
+    finish(&reports, args.json, quiet, &lines, errors)
 }
 
-/// Prints the reports as JSON on stdout, or `lines` on stderr; then each error. Exit 3 when a
-/// table failed.
+/// Prints the reports as JSON on stdout, or `lines` on stderr unless `quiet`; then each error.
+/// Exit 3 when a table failed.
 fn finish<'a>(
     reports: &impl serde::Serialize,
     json: bool,
+    quiet: bool,
     lines: &[String],
     errors: impl Iterator<Item = &'a str>,
 ) -> anyhow::Result<ExitCode> {
     if json {
         let text = serde_json::to_string_pretty(reports)?;
         writeln!(std::io::stdout(), "{text}")?;
-    } else {
+    } else if !quiet {
         for line in lines {
             eprintln!("{line}");
         }

@@ -1,6 +1,5 @@
 //! `sdds shell`: an interactive SQL prompt over the same read-only session as `sdds query`.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
@@ -211,14 +210,14 @@ impl Completer for SqlHelper {
         let start = line[..pos]
             .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
             .map_or(0, |i| i + 1);
-        let prefix: Cow<str> = Cow::Owned(line[start..pos].to_lowercase());
+        let prefix = line[start..pos].to_lowercase();
         if prefix.is_empty() {
             return Ok((start, Vec::new()));
         }
         let matches = self
             .words
             .iter()
-            .filter(|w| w.to_lowercase().starts_with(prefix.as_ref()))
+            .filter(|w| w.to_lowercase().starts_with(&prefix))
             .map(|w| Pair {
                 display: w.clone(),
                 replacement: w.clone(),

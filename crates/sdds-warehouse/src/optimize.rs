@@ -151,13 +151,7 @@ pub async fn optimize_table(
             add.data_change = false;
             actions.push(Action::Add(add));
         }
-        for file in &compaction.files {
-            let mut remove = remove_action(file, at);
-            if let Action::Remove(remove) = &mut remove {
-                remove.data_change = false;
-            }
-            actions.push(remove);
-        }
+        actions.extend(compaction.files.iter().map(|f| remove_action(f, at, false)));
     }
     report.files_after = state.objects.values().map(|o| o.files.len()).sum();
     // The sync's own state, files updated: `history` counts this commit as part of that sync.

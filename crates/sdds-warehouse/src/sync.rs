@@ -478,7 +478,7 @@ impl TableRead {
             report.rows_removed += old.rows;
             let at = options.started_at;
             self.removes
-                .extend(old.files.iter().map(|f| remove_action(f, at)));
+                .extend(old.files.iter().map(|f| remove_action(f, at, true)));
         }
         let lineage = Lineage {
             source_key: key.clone(),
@@ -808,10 +808,11 @@ impl<R: Read> Read for TailKeeper<R> {
     }
 }
 
-pub(crate) fn remove_action(file: &FileRef, at: DateTime<Utc>) -> Action {
+/// Removes `file` at `at`; `data_change` is false when its rows stay in other files (optimize).
+pub(crate) fn remove_action(file: &FileRef, at: DateTime<Utc>, data_change: bool) -> Action {
     Action::Remove(Remove {
         path: file.path.clone(),
-        data_change: true,
+        data_change,
         deletion_timestamp: Some(at.timestamp_millis()),
         extended_file_metadata: Some(true),
         partition_values: Some(HashMap::new()),
