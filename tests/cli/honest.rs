@@ -244,16 +244,9 @@ fn sync_into_a_warehouse_it_cannot_write_says_so_once_and_changes_nothing() {
 /// ENOSPC, without needing a small file system to fill.
 fn with_file_size_limit(dir: &Path, blocks: u64, args: &[&str]) -> std::process::Output {
     let script = format!("trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\"");
-    std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_sdds"))
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .unwrap()
+    let mut shell = vec!["-c", &script, env!("CARGO_BIN_EXE_sdds")];
+    shell.extend_from_slice(args);
+    super::program("sh", dir, &shell, &[]).output().unwrap()
 }
 
 #[test]

@@ -10,7 +10,12 @@ use std::process::{Command, Output};
 
 /// The binary, run in `dir` with an empty environment plus `env`.
 fn command(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sdds"));
+    program(env!("CARGO_BIN_EXE_sdds"), dir, args, env)
+}
+
+/// `program` (say a shell wrapping the binary), run as [`command`] runs the binary.
+fn program(program: &str, dir: &Path, args: &[&str], env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(program);
     command
         .args(args)
         .current_dir(dir)
@@ -35,23 +40,10 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// The sample feeds under `root`, plus a November product file of `extra_products` generated
 /// rows (a table that takes a while to sync, and whose files are large).
 fn sample_feeds_with_products(root: &Path, extra_products: usize) {
-    copy_tree(
+    sdds_testkit::copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-feeds"),
         root,
     );

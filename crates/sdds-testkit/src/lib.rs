@@ -1,6 +1,6 @@
 //! Test support shared by the crates' integration tests: a real S3 protocol server on
 //! loopback with fault injection ([`S3Server`]), query results as text ([`format_rows`]), and
-//! bucket-shaped files ([`write_file`]).
+//! bucket-shaped files ([`write_file`], [`copy_tree`]).
 
 mod server;
 
@@ -14,6 +14,20 @@ pub fn write_file(root: &std::path::Path, key: &str, content: &str) {
     let path = root.join(key);
     std::fs::create_dir_all(path.parent().expect("a key names a file")).expect("folders");
     std::fs::write(path, content).expect("file written");
+}
+
+/// Copies the folder `from` into `to` (created), recursively: a bucket or a warehouse.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("folder");
+    for entry in std::fs::read_dir(from).expect("folder readable") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("file copied");
+        }
+    }
 }
 
 /// Every row of `batches` as its values joined by `|`, NULL written as `NULL`.

@@ -253,19 +253,6 @@ async fn a_vanished_object_keeps_its_rows() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 const QUARANTINE_SQL: &str =
     "select table_name, source_key, line, column_name, reason, raw from t order by source_key, line";
 
@@ -292,7 +279,7 @@ async fn bad_rows_are_quarantined_once_and_the_rest_of_their_file_loads() {
     );
     // What the warehouse held before this sync, to replay a crash between the two commits.
     let before = dir.path().join("before");
-    copy_dir(&wh.join("productfeed_v1"), &before);
+    sdds_testkit::copy_tree(&wh.join("productfeed_v1"), &before);
 
     let report = run_sync(&source, &warehouse).await;
     let products = table(&report, "productfeed_v1");
@@ -321,7 +308,7 @@ async fn bad_rows_are_quarantined_once_and_the_rest_of_their_file_loads() {
     // Stopped after the quarantine commit and before the table's: the re-run reads the same
     // bytes again and replaces the rows it quarantined from them.
     std::fs::remove_dir_all(wh.join("productfeed_v1")).unwrap();
-    copy_dir(&before, &wh.join("productfeed_v1"));
+    sdds_testkit::copy_tree(&before, &wh.join("productfeed_v1"));
     let rerun = run_sync(&source, &warehouse).await;
     assert_eq!(table(&rerun, "productfeed_v1").rows_quarantined, 2);
     assert_eq!(

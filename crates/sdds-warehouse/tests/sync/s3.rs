@@ -8,7 +8,7 @@ use sdds_feeds::Catalog;
 use sdds_testkit::{write_file, Fault, S3Server, Target};
 use sdds_warehouse::{sync, table_status, SyncOptions, SyncReport, Warehouse};
 
-use super::{append, copy_dir, product_row, rows, table, PRODUCT_HEADER};
+use super::{append, product_row, rows, table, PRODUCT_HEADER};
 
 const SEPTEMBER: &str = "productfeed_v1/year=2026/month=09/data.csv";
 const OCTOBER: &str = "productfeed_v1/year=2026/month=10/data.csv";
@@ -322,7 +322,7 @@ fn start_with_samples() -> (tempfile::TempDir, S3Server) {
     let dir = tempfile::tempdir().unwrap();
     let server = S3Server::start(&dir.path().join("s3"));
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-feeds");
-    copy_dir(&samples, &server.create_bucket("feeds").join("sdds"));
+    sdds_testkit::copy_tree(&samples, &server.create_bucket("feeds").join("sdds"));
     std::fs::remove_file(server.create_bucket("feeds").join("sdds/README.md")).ok();
     (dir, server)
 }
