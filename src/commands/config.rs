@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::parser::ValueSource;
-use clap::ArgMatches;
+use clap::{ArgMatches, CommandFactory};
 use serde::Serialize;
 
-use crate::cli::{ConfigArgs, InitArgs};
+use crate::cli::{Cli, ConfigArgs, InitArgs};
 use crate::config::{Config, CONFIG_FILE, DEFAULT_WAREHOUSE};
 
 /// The commented file `sdds init` writes; `{source}` is its one filled-in line.
@@ -79,7 +79,7 @@ struct Setting {
 
 /// Prints each setting, its value and where it comes from.
 pub fn show(config: &Config, matches: &ArgMatches, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
-    let settings = settings(config, matches, &|name| std::env::var(name).ok());
+    let settings = settings(config, matches);
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&settings)?)?;
@@ -93,12 +93,9 @@ pub fn show(config: &Config, matches: &ArgMatches, args: &ConfigArgs) -> anyhow:
 }
 
 /// The settings in force: a flag, then its environment variable, then the file, then the
-/// default. `env` reads the environment (a parameter, so tests need not change it).
-fn settings(
-    config: &Config,
-    matches: &ArgMatches,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Vec<Setting> {
+/// default.
+fn settings(config: &Config, matches: &ArgMatches) -> Vec<Setting> {
+    let env = |name: &str| std::env::var(name).ok();
     let file = || match &config.path {
         Some(path) => format!("file {}", path.display()),
         None => "file".to_string(),
@@ -109,11 +106,15 @@ fn settings(
         Some((_, sub)) => sub,
         None => matches,
     };
-    let given = |id: &str, var: &str| -> Option<(String, String)> {
+    let cli = Cli::command();
+    let given = |id: &str| -> Option<(String, String)> {
         let value = matches.get_raw(id)?.next()?.to_string_lossy().into_owned();
+        let arg = cli.get_arguments().find(|a| a.get_id() == id)?;
         match matches.value_source(id)? {
-            ValueSource::CommandLine => Some((value, format!("flag --{}", id.replace('_', "-")))),
-            ValueSource::EnvVariable => Some((value, format!("env {var}"))),
+            ValueSource::CommandLine => Some((value, format!("flag --{}", arg.get_long()?))),
+            ValueSource::EnvVariable => {
+                Some((value, format!("env {}", arg.get_env()?.to_string_lossy())))
+            }
             _ => None,
         }
     };
@@ -130,7 +131,7 @@ fn settings(
     };
     let aws = config.aws.clone().unwrap_or_default();
     let report = config.report.clone().unwrap_or_default();
-    let config_file = match (given("config", "SDDS_CONFIG"), &config.path) {
+    let config_file = match (given("config"), &config.path) {
         (Some((value, from)), _) => (value, from),
         (None, Some(path)) => (
             path.display().to_string(),
@@ -166,7 +167,7 @@ fn settings(
         ),
         pick(
             "warehouse",
-            given("warehouse", "SDDS_WAREHOUSE"),
+            given("warehouse"),
             None,
             config.warehouse.clone(),
             DEFAULT_WAREHOUSE,
@@ -187,38 +188,38 @@ fn settings(
         ),
         pick(
             "aws.profile",
-            given("profile", ""),
+            given("profile"),
             Some("AWS_PROFILE"),
             aws.profile,
             "default",
         ),
         pick(
             "aws.region",
-            given("region", ""),
+            given("region"),
             Some("AWS_REGION"),
             aws.region,
             "the profile's, else us-east-1",
         ),
         pick(
             "aws.endpoint_url",
-            given("endpoint_url", "SDDS_ENDPOINT_URL"),
+            given("endpoint_url"),
             None,
             aws.endpoint_url,
             "AWS S3",
         ),
         pick(
             "aws.path_style",
-            given("path_style", ""),
+            given("path_style"),
             None,
             aws.path_style.map(|b| b.to_string()),
             "false",
         ),
         pick(
             "aws.max_attempts",
-            given("max_attempts", ""),
+            given("max_attempts"),
             None,
             aws.max_attempts.map(|n| n.to_string()),
-            "8",
+            &sdds_source::S3Options::default().max_attempts.to_string(),
         ),
         Setting {
             name: "aws.credentials",
