@@ -4,7 +4,7 @@ CARGO ?= cargo
 WAREHOUSE ?= warehouse
 SDDS = $(or $(CARGO_TARGET_DIR),target)/debug/sdds
 
-.PHONY: build test demo fmt lint toolchain clean bench bench-smoke bench-env interop
+.PHONY: build test demo fmt lint toolchain clean bench bench-smoke bench-env interop psql serve-check
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
@@ -13,15 +13,22 @@ toolchain:
 build: toolchain
 	$(CARGO) build --locked
 
+# psql, which the tests of `sdds serve` drive (Debian's postgresql-client), installed if missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+psql:
+	@command -v psql >/dev/null || { echo "installing postgresql-client (psql)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql-client >/dev/null; }
+
 # Unit, integration and end-to-end tests (debug build; no network beyond loopback),
 # ending with one total line over every test binary; then the benchmark's smoke run.
-test: toolchain
+test: toolchain psql
 	@mkdir -p target
 	@set -o pipefail; $(CARGO) test --locked --workspace 2>&1 | tee target/test.log; status=$$?; \
 	  awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' target/test.log; \
 	  exit $$status
 	@$(MAKE) --no-print-directory bench-smoke
 	@$(MAKE) --no-print-directory interop
+	@$(MAKE) --no-print-directory serve-check
 
 # The benchmark's Python side (DuckDB, sqlglot, Polars) in bench/.venv, pinned by bench/requirements.txt.
 BENCH_PY = bench/.venv/bin/python
@@ -60,6 +67,12 @@ $(INTEROP_PY): interop/requirements.txt
 interop: toolchain $(INTEROP_PY)
 	$(CARGO) build --locked --workspace --bins
 	$(INTEROP_PY) interop/check.py --sdds $(SDDS) --gen $(or $(CARGO_TARGET_DIR),target)/debug/sdds-gen
+
+# psycopg (from PyPI, in interop/.venv) queries `sdds serve`: bound parameters, exact decimals,
+# catalog, refusals, 20 concurrent clients. See interop/serve_check.py.
+serve-check: toolchain psql $(INTEROP_PY)
+	$(CARGO) build --locked --workspace --bins
+	$(INTEROP_PY) interop/serve_check.py --sdds $(SDDS)
 
 # Sync the bundled sample feeds into ./warehouse and show a few results.
 demo: build

@@ -75,6 +75,9 @@ pub enum Command {
     Query(QueryArgs),
     /// An interactive SQL prompt: line editing, history, tab completion, \d, \timing
     Shell(ShellArgs),
+    /// Serve the warehouse read-only over the PostgreSQL wire protocol, for Tableau, Power BI,
+    /// Metabase, Superset and psql (password: $SDDS_SERVE_PASSWORD or --password-file)
+    Serve(ServeArgs),
     /// Show rows, Delta version and last sync of every table
     Status(StatusArgs),
     /// List the syncs that changed the warehouse (numbers for `query --version`)
@@ -205,6 +208,11 @@ pub struct ReportArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Print the report's SQL with the parameters bound instead of running it, e.g. as a BI
+    /// tool's custom SQL over `sdds serve`
+    #[arg(long, conflicts_with_all = ["out", "format", "quicksight_manifest"])]
+    pub sql: bool,
+
     #[command(flatten)]
     pub time: TimeArgs,
 
@@ -241,6 +249,52 @@ pub struct ShellArgs {
     /// Output format of results (`\format` changes it)
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    #[command(flatten)]
+    pub time: TimeArgs,
+
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+}
+
+/// Arguments of `sdds serve`. The password is never a flag: it would show in the process list.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; beyond loopback a password is required [default: 127.0.0.1:5432]
+    #[arg(long, value_name = "ADDR:PORT", env = "SDDS_SERVE_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Read the login password from this file's first line [default: $SDDS_SERVE_PASSWORD;
+    /// with neither, no login is asked and only loopback is served]
+    #[arg(long, value_name = "FILE", env = "SDDS_SERVE_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// PEM certificate chain for TLS (with --tls-key)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        env = "SDDS_SERVE_TLS_CERT"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for TLS (with --tls-cert)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "SDDS_SERVE_TLS_KEY"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Longest a statement may run, e.g. 10m; a client's `SET statement_timeout` may shorten
+    /// it [default: no limit]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "SDDS_SERVE_STATEMENT_TIMEOUT")]
+    pub statement_timeout: Option<std::time::Duration>,
+
+    /// Most rows one result may have; a larger result ends with an error [default: no limit]
+    #[arg(long, value_name = "N", env = "SDDS_SERVE_MAX_ROWS")]
+    pub max_rows: Option<u64>,
 
     #[command(flatten)]
     pub time: TimeArgs,

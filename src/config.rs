@@ -26,6 +26,8 @@ pub struct Config {
     pub spill_dir: Option<PathBuf>,
     /// Defaults of `sdds report` (`[report]`), overridden by its flags.
     pub report: Option<ReportConfig>,
+    /// Settings of `sdds serve` (`[serve]`), overridden by its flags.
+    pub serve: Option<ServeConfig>,
     /// Where these settings were read from (not a setting).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -39,6 +41,24 @@ pub struct ReportConfig {
     pub format: Option<crate::cli::Format>,
     /// Start CSV with a byte order mark (Excel).
     pub bom: Option<bool>,
+}
+
+/// The `[serve]` table of the configuration file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: Option<std::net::SocketAddr>,
+    /// File whose first line is the password.
+    pub password_file: Option<PathBuf>,
+    /// PEM certificate chain for TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key: Option<PathBuf>,
+    /// Longest a statement may run, e.g. "10m".
+    pub statement_timeout: Option<String>,
+    /// Most rows one result may have.
+    pub max_rows: Option<u64>,
 }
 
 /// The `[aws]` table of the configuration file.

@@ -151,6 +151,9 @@ async fn run(cli: Cli, matches: ArgMatches) -> anyhow::Result<ExitCode> {
         if args.name == "list" {
             return commands::report::list(args);
         }
+        if args.sql {
+            return commands::report::print_sql(args);
+        }
     }
     let config = config::Config::load(cli.config.as_deref())?;
     if let Command::Config(args) = &cli.command {
@@ -176,6 +179,7 @@ async fn run(cli: Cli, matches: ArgMatches) -> anyhow::Result<ExitCode> {
         }
         Command::Query(args) => commands::query::run(&config, &warehouse, args).await,
         Command::Shell(args) => commands::shell::run(&config, &warehouse, args).await,
+        Command::Serve(args) => commands::serve::run(&config, &warehouse, args, cli.quiet).await,
         Command::Status(args) => commands::status::run(&warehouse, args).await,
         Command::History(args) => commands::history::run(&warehouse, args).await,
         Command::Report(args) => commands::report::run(&config, &aws, &warehouse, args).await,

@@ -43,6 +43,16 @@ const TEMPLATE: &str = r#"# sdds configuration. Flags and environment variables 
 # format = "csv"
 # Start CSV with a byte order mark, for Excel.
 # bom = false
+
+[serve]
+# `sdds serve`: where to listen (beyond loopback a password is required), the file whose first
+# line is the password (or env SDDS_SERVE_PASSWORD; never write it here), TLS, and limits.
+# listen = "127.0.0.1:5432"
+# password_file = "/run/secrets/sdds-serve-password"
+# tls_cert = "/etc/sdds/server.crt"
+# tls_key = "/etc/sdds/server.key"
+# statement_timeout = "10m"
+# max_rows = 1000000
 "#;
 
 /// Writes the commented configuration file.
@@ -131,6 +141,33 @@ fn settings(config: &Config, matches: &ArgMatches) -> Vec<Setting> {
     };
     let aws = config.aws.clone().unwrap_or_default();
     let report = config.report.clone().unwrap_or_default();
+    let serve = config.serve.clone().unwrap_or_default();
+    let serve_password = {
+        let password_file = env("SDDS_SERVE_PASSWORD_FILE")
+            .map(|path| (path, "env SDDS_SERVE_PASSWORD_FILE".to_string()))
+            .or_else(|| {
+                serve
+                    .password_file
+                    .as_ref()
+                    .map(|p| (p.display().to_string(), file()))
+            });
+        let (value, from) = match password_file {
+            Some((path, from)) => (format!("read from {path} (not shown)"), from),
+            None if env("SDDS_SERVE_PASSWORD").is_some() => (
+                "set (not shown)".to_string(),
+                "env SDDS_SERVE_PASSWORD".to_string(),
+            ),
+            None => (
+                "none: no login, loopback only".to_string(),
+                "default".to_string(),
+            ),
+        };
+        Setting {
+            name: "serve.password",
+            value,
+            from,
+        }
+    };
     let config_file = match (given("config"), &config.path) {
         (Some((value, from)), _) => (value, from),
         (None, Some(path)) => (
@@ -239,6 +276,35 @@ fn settings(config: &Config, matches: &ArgMatches) -> Vec<Setting> {
             None,
             report.bom.map(|b| b.to_string()),
             "false",
+        ),
+        pick(
+            "serve.listen",
+            None,
+            Some("SDDS_SERVE_LISTEN"),
+            serve.listen.map(|a| a.to_string()),
+            crate::commands::serve::DEFAULT_LISTEN,
+        ),
+        serve_password,
+        pick(
+            "serve.tls_cert",
+            None,
+            Some("SDDS_SERVE_TLS_CERT"),
+            serve.tls_cert.as_ref().map(|p| p.display().to_string()),
+            "none: no TLS",
+        ),
+        pick(
+            "serve.statement_timeout",
+            None,
+            Some("SDDS_SERVE_STATEMENT_TIMEOUT"),
+            serve.statement_timeout.clone(),
+            "none",
+        ),
+        pick(
+            "serve.max_rows",
+            None,
+            Some("SDDS_SERVE_MAX_ROWS"),
+            serve.max_rows.map(|n| n.to_string()),
+            "none",
         ),
     ]
 }

@@ -6,6 +6,7 @@ pub mod history;
 pub mod maintain;
 pub mod query;
 pub mod report;
+pub mod serve;
 pub mod shell;
 pub mod status;
 pub mod sync;

@@ -85,6 +85,18 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the report's SQL with its parameters bound (`--sql`); needs no warehouse.
+pub fn print_sql(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let reports = catalog()?;
+    let report = reports.get(&args.name)?;
+    let params = params(args)?;
+    params.check(report)?;
+    let mut statement = report.statement()?;
+    params.bind(&report.name, &mut statement)?;
+    println!("{statement}");
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The report parameters from the flags: a day starts at midnight UTC, and `--to` includes its
 /// whole day.
 fn params(args: &ReportArgs) -> anyhow::Result<ReportParams> {

@@ -4,6 +4,7 @@
 mod honest;
 mod reports;
 mod s3;
+mod serve;
 
 use std::path::Path;
 use std::process::{Command, Output};

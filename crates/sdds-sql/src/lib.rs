@@ -29,6 +29,6 @@ pub use readonly::{check_read_only, Refusal};
 pub use report::{Report, ReportCatalog, ReportError, ReportParams};
 pub use session::{
     default_memory_limit, execute_statement, execute_stream, open_session, parse_statements,
-    run_sql, Resources, SessionOptions,
+    run_sql, Resources, SessionOptions, CATALOG,
 };
 pub use views::TimeFilter;

@@ -79,8 +79,20 @@ fn check_sql(statement: &SqlStatement) -> Option<Refusal> {
         | SqlStatement::ShowFunctions { .. }
         | SqlStatement::ShowCreate { .. }
         | SqlStatement::Set(_)
-        | SqlStatement::CreateView(_) => None,
-        SqlStatement::Explain { statement, .. } => check_sql(statement),
+        | SqlStatement::CreateView(_)
+        // Transactions and cursors only read here (what PostgreSQL clients send around queries).
+        | SqlStatement::StartTransaction { .. }
+        | SqlStatement::Commit { .. }
+        | SqlStatement::Rollback { .. }
+        | SqlStatement::Declare { .. }
+        | SqlStatement::Fetch { .. }
+        | SqlStatement::Close { .. }
+        | SqlStatement::Execute { .. }
+        | SqlStatement::Deallocate { .. }
+        | SqlStatement::Discard { .. } => None,
+        SqlStatement::Explain { statement, .. } | SqlStatement::Prepare { statement, .. } => {
+            check_sql(statement)
+        }
         // A session-only table; one with a location would be a file the session writes.
         SqlStatement::CreateTable(create) if !create.external && create.location.is_none() => None,
         other => Some(Refusal::Changes {
@@ -234,6 +246,10 @@ mod tests {
             "CREATE TABLE t AS SELECT 1",
             "COPY (SELECT 1) TO '/tmp/out.csv'",
             "COPY (SELECT 1) TO 's3://other-bucket/out.parquet'",
+            "BEGIN",
+            "COMMIT",
+            "PREPARE p(INT) AS SELECT $1",
+            "EXECUTE p(1)",
         ] {
             assert_eq!(verdict(ok, &root), Ok(()), "{ok}");
         }
@@ -245,6 +261,7 @@ mod tests {
             ("TRUNCATE TABLE t", "TRUNCATE"),
             ("DROP TABLE t", "DROP"),
             ("EXPLAIN ANALYZE INSERT INTO t SELECT 1", "INSERT"),
+            ("PREPARE p(INT) AS DELETE FROM t WHERE a = $1", "DELETE"),
         ] {
             let refused = verdict(sql, &root).unwrap_err();
             assert!(

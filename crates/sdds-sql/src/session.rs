@@ -112,6 +112,9 @@ pub fn default_memory_limit() -> usize {
     usize::try_from((total / 4).min(DEFAULT_LIMIT_CAP)).unwrap_or(usize::MAX)
 }
 
+/// The catalog every table and view is registered in (schema `default`).
+pub const CATALOG: &str = "sdds";
+
 /// Opens a session speaking Athena's dialect, with every feed table of the warehouse, its
 /// views and the legacy table names registered.
 pub async fn open_session(
@@ -122,7 +125,7 @@ pub async fn open_session(
     let memory_limit = options.resources.memory_limit();
     let mut config = SessionConfig::new()
         .with_information_schema(true)
-        .with_default_catalog_and_schema("sdds", "default");
+        .with_default_catalog_and_schema(CATALOG, "default");
     // Plain Utf8 strings: concatenating and `take`-ing byte-view arrays copies every buffer
     // handle, which multiplies through stacked joins (arrow 59).
     config

@@ -183,4 +183,38 @@ impl Warehouse {
             .await
             .map_err(|e| WarehouseError::delta(table, e))
     }
+
+    /// The newest committed version of `table`, found by listing its log (no state is loaded,
+    /// so a server can ask often); `None` while the table does not exist.
+    pub async fn latest_version(&self, table: &str) -> Result<Option<u64>, WarehouseError> {
+        let url = self.table_url(table);
+        if url.scheme() == "file" {
+            let exists = url
+                .to_file_path()
+                .is_ok_and(|path| path.join("_delta_log").is_dir());
+            if !exists {
+                return Ok(None);
+            }
+        }
+        let delta = deltalake::DeltaTableBuilder::from_url(url)
+            .and_then(|builder| {
+                builder
+                    .with_storage_options(self.storage_options.clone())
+                    .build()
+            })
+            .map_err(|e| WarehouseError::delta(table, e))?;
+        let log = delta.log_store();
+        if !log
+            .is_delta_table_location()
+            .await
+            .map_err(|e| WarehouseError::delta(table, e))?
+        {
+            return Ok(None);
+        }
+        let version = delta
+            .get_latest_version()
+            .await
+            .map_err(|e| WarehouseError::delta(table, e))?;
+        Ok(Some(version))
+    }
 }
