@@ -17,13 +17,16 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `sdds serve` in `dir` on a free loopback port with `args`, the password set,
-    /// and waits until it listens.
+    /// Starts `sdds serve` in `dir` on a free loopback port with `args`, the password in
+    /// SDDS_SERVE_PASSWORD, and waits until it listens.
     fn start(dir: &Path, args: &[&str]) -> Server {
+        Server::start_with(dir, args, &[("SDDS_SERVE_PASSWORD", PASSWORD.to_string())])
+    }
+
+    fn start_with(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Server {
         let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
         all.extend_from_slice(args);
-        let env = [("SDDS_SERVE_PASSWORD", PASSWORD.to_string())];
-        let mut child = command(dir, &all, &env)
+        let mut child = command(dir, &all, env)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -340,9 +343,17 @@ fn tls_limits_and_exposure_beyond_loopback() {
         cert.signing_key.serialize_pem(),
     )
     .unwrap();
-    let server = Server::start(
+    // The password from a file this time (first line).
+    std::fs::write(
+        dir.path().join("password"),
+        format!("{PASSWORD}\nignored\n"),
+    )
+    .unwrap();
+    let server = Server::start_with(
         dir.path(),
         &[
+            "--password-file",
+            "password",
             "--tls-cert",
             "server.crt",
             "--tls-key",
@@ -352,6 +363,7 @@ fn tls_limits_and_exposure_beyond_loopback() {
             "--statement-timeout",
             "1s",
         ],
+        &[],
     );
     let tls = format!(
         "host=127.0.0.1 port={} user=analyst dbname=sdds sslmode=require",
