@@ -4,7 +4,7 @@ CARGO ?= cargo
 WAREHOUSE ?= warehouse
 SDDS = $(or $(CARGO_TARGET_DIR),target)/debug/sdds
 
-.PHONY: build test demo fmt lint toolchain clean bench bench-smoke bench-env interop psql serve-check
+.PHONY: build test demo fmt lint toolchain clean bench bench-smoke bench-env interop psql serve-check chromium dashboard-check
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
@@ -29,6 +29,7 @@ test: toolchain psql
 	@$(MAKE) --no-print-directory bench-smoke
 	@$(MAKE) --no-print-directory interop
 	@$(MAKE) --no-print-directory serve-check
+	@$(MAKE) --no-print-directory dashboard-check
 
 # The benchmark's Python side (DuckDB, sqlglot, Polars) in bench/.venv, pinned by bench/requirements.txt.
 BENCH_PY = bench/.venv/bin/python
@@ -73,6 +74,17 @@ interop: toolchain $(INTEROP_PY)
 serve-check: toolchain psql $(INTEROP_PY)
 	$(CARGO) build --locked --workspace --bins
 	$(INTEROP_PY) interop/serve_check.py --sdds $(SDDS)
+
+# Chromium, which the dashboard's browser check drives (Debian's package), installed if missing.
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# The dashboard of the sample in headless Chromium (Playwright from PyPI, in interop/.venv), network
+# off: no console error, no request, five sections; screenshots in target/dashboard/.
+dashboard-check: toolchain chromium $(INTEROP_PY)
+	$(CARGO) build --locked --workspace --bins
+	$(INTEROP_PY) interop/dashboard_check.py --sdds $(SDDS) --out $(or $(CARGO_TARGET_DIR),target)/dashboard
 
 # Sync the bundled sample feeds into ./warehouse and show a few results.
 demo: build

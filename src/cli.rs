@@ -83,7 +83,7 @@ pub enum Command {
     /// List the syncs that changed the warehouse (numbers for `query --version`)
     History(HistoryArgs),
     /// Run a named report (`sdds report list` shows them) to CSV, Parquet, JSON or a table,
-    /// on stdout, in a file or on S3
+    /// on stdout, in a file or on S3; `sdds report dashboard` draws them as one HTML page
     Report(ReportArgs),
     /// Print a shell completion script, e.g. `sdds completions bash > /etc/bash_completion.d/sdds`
     Completions(CompletionsArgs),
@@ -165,7 +165,8 @@ impl From<Format> for sdds_export::Format {
 /// Arguments of `sdds report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The report to run, or `list` to list them with their parameters
+    /// The report to run, `list` to list them with their parameters, or `dashboard` for one
+    /// self-contained HTML page of charts and tables drawn from the reports (--out x.html)
     pub name: String,
 
     /// First day (YYYY-MM-DD, or an instant) of the report's date column [default: the

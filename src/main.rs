@@ -182,6 +182,9 @@ async fn run(cli: Cli, matches: ArgMatches) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => commands::serve::run(&config, &warehouse, args, cli.quiet).await,
         Command::Status(args) => commands::status::run(&warehouse, args).await,
         Command::History(args) => commands::history::run(&warehouse, args).await,
+        Command::Report(args) if args.name == commands::dashboard::NAME => {
+            commands::dashboard::run(&config, &aws, &warehouse, args).await
+        }
         Command::Report(args) => commands::report::run(&config, &aws, &warehouse, args).await,
         Command::Optimize(args) => commands::maintain::optimize(&warehouse, args, cli.quiet).await,
         Command::Vacuum(args) => commands::maintain::vacuum(&warehouse, args, cli.quiet).await,

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod config;
+pub mod dashboard;
 pub mod docs;
 pub mod history;
 pub mod maintain;

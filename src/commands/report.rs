@@ -97,6 +97,20 @@ pub fn print_sql(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A partial file in `dir`, renamed into place once complete (so a reader never sees half an
+/// export). Created like any file (rw-r--r-- less the umask), not owner-only as temporary
+/// files are, so an export in a shared folder can be read.
+pub fn staged_file(dir: &std::path::Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".sdds-partial-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    builder.tempfile_in(dir)
+}
+
 /// The report parameters from the flags: a day starts at midnight UTC, and `--to` includes its
 /// whole day.
 fn params(args: &ReportArgs) -> anyhow::Result<ReportParams> {
@@ -201,10 +215,8 @@ impl Destination {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let partial = tempfile::Builder::new()
-            .prefix(".sdds-partial-")
-            .tempfile_in(&dir)
-            .with_context(|| format!("cannot write in {}", dir.display()))?;
+        let partial =
+            staged_file(&dir).with_context(|| format!("cannot write in {}", dir.display()))?;
         Ok(Destination::File { path, partial })
     }
 

@@ -440,3 +440,190 @@ fn reports_agree_with_each_other_and_with_the_billing_feed() {
     assert_eq!(past_due[0]["Days Past Due"], "30");
     assert_eq!(past_due[0]["Aging Bucket"], "0-30");
 }
+
+/// The rows of the dashboard's table `name` (body rows, then footer rows), each cell its
+/// `data-value` (exact amounts) or its text.
+fn html_table(html: &str, name: &str) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let start = html
+        .find(&format!("<table data-table=\"{name}\">"))
+        .unwrap_or_else(|| panic!("no table {name}"));
+    let table = &html[start..start + html[start..].find("</table>").unwrap()];
+    let cells = |part: &str| -> Vec<Vec<String>> {
+        part.split("<tr>")
+            .skip(1)
+            .map(|row| {
+                row.split("<td")
+                    .skip(1)
+                    .map(|cell| {
+                        let (attributes, rest) = cell.split_once('>').unwrap();
+                        match attributes.split_once("data-value=\"") {
+                            Some((_, value)) => value.split('"').next().unwrap().to_string(),
+                            None => rest.split("</td>").next().unwrap().replace("&amp;", "&"),
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let body = &table[table.find("<tbody>").unwrap()..table.find("</tbody>").unwrap()];
+    let foot = table
+        .find("<tfoot>")
+        .map(|at| cells(&table[at..]))
+        .unwrap_or_default();
+    (cells(body), foot)
+}
+
+/// The dashboard for `today`, written with --out.
+fn dashboard(dir: &Path, today: &str) -> String {
+    let out = sdds(
+        dir,
+        &[
+            "report",
+            "dashboard",
+            "--today",
+            today,
+            "--out",
+            "dashboard.html",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::read_to_string(dir.join("dashboard.html")).unwrap()
+}
+
+/// `sums` (currency → millionths) as the dashboard's footer states them: "Total EUR" rows,
+/// column `column`.
+fn footer_totals(foot: &[Vec<String>], column: usize) -> BTreeMap<String, i128> {
+    foot.iter()
+        .map(|row| {
+            let currency = row[0].strip_prefix("Total ").unwrap().to_string();
+            (currency, micros(&row[column]))
+        })
+        .collect()
+}
+
+#[test]
+fn the_dashboard_shows_the_reports_totals_and_fetches_nothing() {
+    let dir = sample();
+    let html = dashboard(dir.path(), TODAY);
+    let golden = |name: &str| rows(&std::fs::read(golden_path(name)).unwrap());
+    let currency = |column: &'static str| move |row: &BTreeMap<String, String>| row[column].clone();
+
+    // Billed revenue and the cash position: the seller-of-record report's totals per currency.
+    let seller = golden("seller-of-record");
+    let (lines, foot) = html_table(&html, "billed");
+    assert_eq!(lines.len(), seller.len());
+    assert_eq!(
+        footer_totals(&foot, 4),
+        sum_by(&seller, currency("Currency"), "Invoiced")
+    );
+    assert_eq!(
+        footer_totals(&foot, 7),
+        sum_by(&seller, currency("Currency"), "Seller Net")
+    );
+    let (_, foot) = html_table(&html, "cash");
+    assert_eq!(
+        footer_totals(&foot, 3),
+        sum_by(&seller, currency("Currency"), "Disbursed")
+    );
+    assert_eq!(
+        footer_totals(&foot, 5),
+        sum_by(&seller, currency("Currency"), "Outstanding")
+    );
+    // By hand (sample-feeds/README.md): USD 22,045.64 + 546.86 seller net, 946.50 outstanding.
+    assert_eq!(footer_totals(&foot, 2)["USD"], micros("22592.50"));
+    assert_eq!(footer_totals(&foot, 5)["USD"], micros("946.50"));
+
+    // Uncollected funds: the open balances of uncollected-and-past-due.
+    let open = golden("uncollected-and-past-due");
+    let (_, foot) = html_table(&html, "aging");
+    assert_eq!(
+        footer_totals(&foot, 3),
+        sum_by(&open, currency("Currency"), "Open Balance")
+    );
+    let (top, _) = html_table(&html, "past-due");
+    assert_eq!(
+        top,
+        vec![vec![
+            "株式会社高橋商事 (Takahashi Shoji K.K.)",
+            "USD",
+            "1",
+            "399.64",
+            "30"
+        ]]
+    );
+
+    // Disbursements: collections-and-disbursements' disbursed amounts, and each payout (a day,
+    // bank trace id and reference: a failed payout's reversal shares the trace, not the day).
+    let collections: Vec<_> = golden("collections-and-disbursements")
+        .into_iter()
+        .filter(|row| !row["Disbursement Date"].is_empty())
+        .collect();
+    let (_, foot) = html_table(&html, "by-product");
+    assert_eq!(
+        footer_totals(&foot, 2),
+        sum_by(&collections, currency("Currency"), "Disbursed Amount")
+    );
+    let (payouts, _) = html_table(&html, "last-disbursements");
+    let traces = sum_by(
+        &collections,
+        |row| {
+            let day = &row["Disbursement Date"][..10];
+            format!(
+                "{day} {} {}",
+                row["Bank Trace ID"], row["Disbursement Reference Number"]
+            )
+        },
+        "Disbursed Amount",
+    );
+    assert_eq!(payouts.len(), traces.len().min(10));
+    for payout in &payouts {
+        let key = format!("{} {} {}", payout[0], payout[1], payout[2]);
+        assert_eq!(micros(&payout[4]), traces[&key], "{payout:?}");
+    }
+
+    // The renewal pipeline, on the day its golden output is for.
+    let html_renewals = dashboard(dir.path(), RENEWALS_TODAY);
+    let renewals = golden("agreements-and-renewals");
+    let (lines, foot) = html_table(&html_renewals, "renewals");
+    assert_eq!(lines.len(), renewals.len());
+    assert_eq!(
+        footer_totals(&foot, 7),
+        sum_by(&renewals, currency("currency_code"), "total_contract_value")
+    );
+
+    // One self-contained file: no script, stylesheet, image or font from anywhere.
+    for page in [&html, &html_renewals] {
+        for forbidden in ["<script", "<link", "src=", "url(", "@import", "https://"] {
+            assert!(!page.contains(forbidden), "{forbidden}");
+        }
+        let namespace = "xmlns=\"http://www.w3.org/2000/svg\"";
+        assert!(
+            !page.replace(namespace, "").contains("http://"),
+            "only SVG's namespace names a URL: {}",
+            page.replace(namespace, "")
+        );
+        assert!(page.contains("<svg") && page.contains("role=\"img\""));
+    }
+
+    // --currency keeps one currency in every section.
+    let out = sdds(
+        dir.path(),
+        &[
+            "report",
+            "dashboard",
+            "--today",
+            TODAY,
+            "--currency",
+            "EUR",
+            "--out",
+            "eur.html",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let eur = std::fs::read_to_string(dir.path().join("eur.html")).unwrap();
+    let (_, foot) = html_table(&eur, "billed");
+    assert_eq!(
+        footer_totals(&foot, 7).into_keys().collect::<Vec<_>>(),
+        ["EUR"]
+    );
+}

@@ -415,6 +415,27 @@ fn report_exports_to_s3_with_a_quicksight_manifest() {
     );
     assert_eq!(manifest["globalUploadSettings"]["format"], "CSV");
 
+    // The dashboard page goes to S3 the same way, whole, as it goes to a file.
+    let dashboard = |out: &str| {
+        let args = [
+            "report",
+            "dashboard",
+            "--today",
+            "2026-11-01",
+            "--path-style",
+            "--out",
+            out,
+        ];
+        let out = sdds_s3(dir.path(), &server, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    dashboard("s3://finance/reports/dashboard.html");
+    dashboard("dashboard.html");
+    let page = std::fs::read_to_string(bucket.join("reports/dashboard.html")).unwrap();
+    let file = std::fs::read_to_string(dir.path().join("dashboard.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+    assert_eq!(page, file);
+
     // An endpoint nobody listens on: one clear line naming the destination, exit 1.
     let missing = sdds_s3(
         dir.path(),
