@@ -429,3 +429,60 @@ fn tls_limits_and_exposure_beyond_loopback() {
         stderr(&open)
     );
 }
+
+/// Logs in over a raw socket (no password asked) and sends `sql` as a simple query, then
+/// returns the socket without reading the answer: a client too slow to read its rows.
+fn send_and_never_read(port: u16, sql: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut startup = Vec::new();
+    startup.extend_from_slice(&196_608u32.to_be_bytes()); // protocol 3.0
+    startup.extend_from_slice(b"user\0slow\0database\0sdds\0\0");
+    let mut message = ((startup.len() + 4) as u32).to_be_bytes().to_vec();
+    message.extend_from_slice(&startup);
+    socket.write_all(&message).unwrap();
+    // Messages until ReadyForQuery ('Z').
+    loop {
+        let mut head = [0u8; 5];
+        socket.read_exact(&mut head).unwrap();
+        let length = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; length - 4];
+        socket.read_exact(&mut body).unwrap();
+        if head[0] == b'Z' {
+            break;
+        }
+    }
+    let mut query = vec![b'Q'];
+    query.extend_from_slice(&((sql.len() + 5) as u32).to_be_bytes());
+    query.extend_from_slice(sql.as_bytes());
+    query.push(0);
+    socket.write_all(&query).unwrap();
+    socket
+}
+
+#[test]
+fn a_slow_or_vanished_client_holds_only_its_own_query() {
+    let dir = synced_sample();
+    // No password: loopback only, which the raw client below relies on.
+    let server = Server::start_with(dir.path(), &[], &[]);
+    let huge = "SELECT x, 'a row the client will never read' AS padding \
+                FROM generate_series(1, 100000000) AS t(x)";
+    let slow = send_and_never_read(server.port, huge);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        server.psql("SELECT count(*) FROM billingeventfeed_v1"),
+        "71\n"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "another client waited {:?}",
+        started.elapsed()
+    );
+    // The slow client goes away mid-result; the server goes on.
+    drop(slow);
+    assert_eq!(
+        server.psql("SELECT sum(amount) FROM billingeventfeed_v1 WHERE currency = 'EUR'"),
+        "3153.0000000000\n"
+    );
+}
