@@ -41,12 +41,26 @@ pub struct BarChart {
 impl BarChart {
     /// The chart as an `<svg>` element.
     pub fn svg(&self, id: &str) -> Result<String, DashboardError> {
+        self.svg_drawn(id, false)
+    }
+
+    /// [`Self::svg`] with the categories down the side, for long names such as product ids
+    /// (the first series only, the first category on top).
+    pub fn ranking_svg(&self, id: &str) -> Result<String, DashboardError> {
+        self.svg_drawn(id, true)
+    }
+
+    fn svg_drawn(&self, id: &str, ranking: bool) -> Result<String, DashboardError> {
         let mut svg = String::new();
-        self.draw(&mut svg)
-            .map_err(|source| DashboardError::Chart {
-                title: self.title.clone(),
-                source: source.to_string().into(),
-            })?;
+        let drawn = if ranking {
+            self.draw_ranking(&mut svg)
+        } else {
+            self.draw(&mut svg)
+        };
+        drawn.map_err(|source| DashboardError::Chart {
+            title: self.title.clone(),
+            source: source.to_string().into(),
+        })?;
         let title = escape(&format!("{} ({})", self.title, self.unit));
         let opened = svg.find('>').unwrap_or(svg.len());
         let (open, body) = svg.split_at(opened);
@@ -54,6 +68,50 @@ impl BarChart {
             "{open} role=\"img\" aria-labelledby=\"{id}-title\"><title id=\"{id}-title\">{title}</title>{}",
             body.strip_prefix('>').unwrap_or(body)
         ))
+    }
+
+    fn draw_ranking(&self, out: &mut String) -> Result<(), Box<dyn std::error::Error + '_>> {
+        let count = self.categories.len().max(1);
+        let values: &[f64] = self.series.first().map_or(&[], |(_, v)| v.as_slice());
+        let (low, high) = values
+            .iter()
+            .fold((0f64, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        let pad = ((high - low) * 0.05).max(1.0);
+        let (low, high) = (if low < 0.0 { low - pad } else { 0.0 }, high + pad);
+        let height = (HEIGHT as usize).max(40 + 26 * count) as u32;
+        let root = SVGBackend::with_string(out, (WIDTH, height)).into_drawing_area();
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(170)
+            .build_cartesian_2d(low..high, -0.5f64..(count as f64 - 0.5))?;
+        // Row 0 (the first category) at the top.
+        let categories = &self.categories;
+        let category = move |y: &f64| {
+            let nearest = y.round();
+            if (y - nearest).abs() > 0.01 || nearest < 0.0 {
+                return String::new();
+            }
+            let row = count - 1 - nearest as usize;
+            categories.get(row).cloned().unwrap_or_default()
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .max_light_lines(1)
+            .y_labels(count)
+            .y_label_formatter(&category)
+            .x_desc(self.unit.as_str())
+            .x_label_formatter(&|v| compact(*v))
+            .label_style(("sans-serif", 15))
+            .draw()?;
+        let color = PALETTE[0];
+        chart.draw_series(values.iter().enumerate().map(|(i, v)| {
+            let y = (count - 1 - i) as f64;
+            Rectangle::new([(0.0, y - 0.35), (*v, y + 0.35)], color.filled())
+        }))?;
+        root.present()?;
+        Ok(())
     }
 
     fn draw(&self, out: &mut String) -> Result<(), Box<dyn std::error::Error + '_>> {

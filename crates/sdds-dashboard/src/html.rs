@@ -12,6 +12,9 @@ const BUCKETS: [&str; 5] = ["Not yet due", "0-30", "31-60", "61-90", "90+"];
 /// Rows in the "top" and "last" lists.
 const TOP: usize = 10;
 
+/// Agreements the renewal table lists (a large seller has thousands ending within 120 days).
+const RENEWALS_LISTED: usize = 50;
+
 /// `text` safe in HTML text and attribute values.
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -437,20 +440,36 @@ fn disbursements(d: &Dashboard) -> Result<String, DashboardError> {
             .filter(|l| l.currency == currency)
             .collect();
         let by_product = sum_by(&lines, |l| l.product_id.clone(), |l| l.amount);
-        for (product, amount) in &by_product {
-            rows.push(vec![text(product), text(currency), Cell::Money(*amount)]);
+        // Largest first; the chart shows the first few and the rest as one bar.
+        let mut ranked: Vec<(&String, &Money)> = by_product.iter().collect();
+        ranked.sort_by(|a, b| b.1.to_f64().total_cmp(&a.1.to_f64()).then(a.0.cmp(b.0)));
+        for (product, amount) in &ranked {
+            rows.push(vec![text(*product), text(currency), Cell::Money(**amount)]);
+        }
+        let mut categories: Vec<String> = Vec::new();
+        let mut values: Vec<f64> = Vec::new();
+        for (product, amount) in ranked.iter().take(TOP) {
+            categories.push(product.to_string());
+            values.push(amount.to_f64());
+        }
+        if ranked.len() > TOP {
+            categories.push(format!("{} others", ranked.len() - TOP));
+            values.push(
+                ranked[TOP..]
+                    .iter()
+                    .map(|(_, a)| **a)
+                    .sum::<Money>()
+                    .to_f64(),
+            );
         }
         let chart = BarChart {
             title: format!("Disbursed by product, {currency}"),
             unit: currency.to_string(),
-            categories: by_product.keys().cloned().collect(),
-            series: vec![(
-                "Disbursed".into(),
-                by_product.values().map(|m| m.to_f64()).collect(),
-            )],
+            categories,
+            series: vec![("Disbursed".into(), values)],
             line: None,
         };
-        charts.push(chart.svg(&format!("disbursed-{currency}"))?);
+        charts.push(chart.ranking_svg(&format!("disbursed-{currency}"))?);
         foot.push(vec![
             text(format!("Total {currency}")),
             text(currency),
@@ -554,9 +573,19 @@ fn renewals(d: &Dashboard) -> Result<String, DashboardError> {
     }
     let mut ending: Vec<_> = d.renewals.iter().collect();
     ending.sort_by_key(|r| (r.days_until_end, r.customer.clone()));
+    let caption = if ending.len() > RENEWALS_LISTED {
+        format!(
+            "The {RENEWALS_LISTED} agreements ending soonest of {} ending within 120 days (the \
+             totals count them all; every one: sdds report agreements-and-renewals)",
+            ending.len()
+        )
+    } else {
+        "Agreements ending within 120 days (report agreements-and-renewals)".to_string()
+    };
+    ending.truncate(RENEWALS_LISTED);
     let table = Table {
         id: "renewals",
-        caption: "Agreements ending within 120 days (report agreements-and-renewals)".into(),
+        caption,
         head: vec![
             "Ends within",
             "End date",
