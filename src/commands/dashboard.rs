@@ -16,7 +16,7 @@ use sdds_warehouse::{History, Warehouse};
 use crate::aws::Aws;
 use crate::cli::ReportArgs;
 use crate::commands::query::QuerySession;
-use crate::commands::report::catalog;
+use crate::commands::report::{bound_statement, catalog};
 use crate::config::Config;
 
 /// The name `sdds report` takes for the dashboard.
@@ -48,8 +48,7 @@ pub async fn run(
             currency: args.currency.clone().filter(|_| report.takes("currency")),
             ..ReportParams::default()
         };
-        let mut statement = report.statement()?;
-        params.bind(name, &mut statement)?;
+        let statement = bound_statement(report, &params)?;
         results.push(
             collect(&session, statement)
                 .await

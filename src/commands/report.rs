@@ -65,10 +65,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let reports = catalog()?;
     let report = reports.get(&args.name)?;
-    let params = params(&args)?;
-    params.check(report)?;
-    let mut statement = report.statement()?;
-    params.bind(&report.name, &mut statement)?;
+    let statement = bound_statement(report, &params(&args)?)?;
     let defaults = config.report.clone().unwrap_or_default();
     let format = output_format(&args, defaults.format)?;
     let bom = args.bom || defaults.bom.unwrap_or(false);
@@ -89,12 +86,19 @@ pub async fn run(
 pub fn print_sql(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let reports = catalog()?;
     let report = reports.get(&args.name)?;
-    let params = params(args)?;
+    println!("{}", bound_statement(report, &params(args)?)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `report`'s statement with `params` checked against its declared parameters and bound.
+pub fn bound_statement(
+    report: &Report,
+    params: &ReportParams,
+) -> anyhow::Result<datafusion::sql::parser::Statement> {
     params.check(report)?;
     let mut statement = report.statement()?;
     params.bind(&report.name, &mut statement)?;
-    println!("{statement}");
-    Ok(ExitCode::SUCCESS)
+    Ok(statement)
 }
 
 /// A partial file in `dir`, renamed into place once complete (so a reader never sees half an

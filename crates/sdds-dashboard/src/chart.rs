@@ -73,11 +73,7 @@ impl BarChart {
     fn draw_ranking(&self, out: &mut String) -> Result<(), Box<dyn std::error::Error + '_>> {
         let count = self.categories.len().max(1);
         let values: &[f64] = self.series.first().map_or(&[], |(_, v)| v.as_slice());
-        let (low, high) = values
-            .iter()
-            .fold((0f64, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-        let pad = ((high - low) * 0.05).max(1.0);
-        let (low, high) = (if low < 0.0 { low - pad } else { 0.0 }, high + pad);
+        let (low, high) = value_range(values.iter(), 0.05);
         let height = (HEIGHT as usize).max(40 + 26 * count) as u32;
         let root = SVGBackend::with_string(out, (WIDTH, height)).into_drawing_area();
         let mut chart = ChartBuilder::on(&root)
@@ -86,15 +82,7 @@ impl BarChart {
             .y_label_area_size(170)
             .build_cartesian_2d(low..high, -0.5f64..(count as f64 - 0.5))?;
         // Row 0 (the first category) at the top.
-        let categories = &self.categories;
-        let category = move |y: &f64| {
-            let nearest = y.round();
-            if (y - nearest).abs() > 0.01 || nearest < 0.0 {
-                return String::new();
-            }
-            let row = count - 1 - nearest as usize;
-            categories.get(row).cloned().unwrap_or_default()
-        };
+        let category = |y: &f64| category_at(&self.categories, *y, true);
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -121,11 +109,9 @@ impl BarChart {
             .iter()
             .flat_map(|(_, v)| v.iter())
             .chain(self.line.iter().flat_map(|(_, v)| v.iter()));
-        let (low, high) = values.fold((0f64, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
         // Headroom above the bars for the legend (upper left), a line per series.
         let entries = self.series.len() + usize::from(self.line.is_some());
-        let pad = ((high - low) * (0.2 + 0.15 * entries as f64)).max(1.0);
-        let (low, high) = (if low < 0.0 { low - pad } else { 0.0 }, high + pad);
+        let (low, high) = value_range(values, 0.2 + 0.15 * entries as f64);
 
         let root = SVGBackend::with_string(out, (WIDTH, HEIGHT)).into_drawing_area();
         let mut chart = ChartBuilder::on(&root)
@@ -133,17 +119,7 @@ impl BarChart {
             .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d(-0.5f64..(count as f64 - 0.5), low..high)?;
-        let categories = &self.categories;
-        let category = move |x: &f64| {
-            let nearest = x.round();
-            if (x - nearest).abs() > 0.01 || nearest < 0.0 {
-                return String::new();
-            }
-            categories
-                .get(nearest as usize)
-                .cloned()
-                .unwrap_or_default()
-        };
+        let category = |x: &f64| category_at(&self.categories, *x, false);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -196,6 +172,33 @@ impl BarChart {
         root.present()?;
         Ok(())
     }
+}
+
+/// The value axis's range: from zero (or below the lowest value) to above the highest, with
+/// `headroom` of the values' span added (at least 1).
+fn value_range<'a>(values: impl Iterator<Item = &'a f64>, headroom: f64) -> (f64, f64) {
+    let (low, high) = values.fold((0f64, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let pad = ((high - low) * headroom).max(1.0);
+    (if low < 0.0 { low - pad } else { 0.0 }, high + pad)
+}
+
+/// The category whose tick is at `position` on the category axis (counted from its end when
+/// `reversed`); nothing between ticks.
+fn category_at(categories: &[String], position: f64, reversed: bool) -> String {
+    let nearest = position.round();
+    if (position - nearest).abs() > 0.01 || nearest < 0.0 {
+        return String::new();
+    }
+    let tick = nearest as usize;
+    let index = if reversed {
+        categories.len().max(1).checked_sub(1 + tick)
+    } else {
+        Some(tick)
+    };
+    index
+        .and_then(|i| categories.get(i))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Axis labels: `1.2k`, `35k`, `1.5M`.
