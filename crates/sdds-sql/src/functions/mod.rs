@@ -9,6 +9,7 @@ pub mod control;
 pub mod count_distinct;
 pub mod format;
 pub mod joda;
+pub mod listagg;
 pub mod nulls;
 pub mod numeric;
 pub mod text;
@@ -72,7 +73,7 @@ pub fn lenient(name: &str) -> Option<ScalarUDF> {
 /// The aggregate functions.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
     vec![
-        AggregateUDF::from(aggregate::ListAgg::default()),
+        AggregateUDF::from(listagg::ListAgg::default()),
         AggregateUDF::from(aggregate::ValueBy::new(true)),
         AggregateUDF::from(aggregate::ValueBy::new(false)),
         AggregateUDF::from(aggregate::DecimalAvg::default()),
