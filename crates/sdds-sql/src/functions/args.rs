@@ -190,3 +190,8 @@ pub fn dates(array: &ArrayRef, on_error: OnError) -> Result<Date32Array> {
 pub fn timestamp_array(values: Vec<Option<i64>>, zone: Option<Arc<str>>) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from(values).with_timezone_opt(zone))
 }
+
+/// Whether a grouped aggregate's `FILTER (WHERE …)` lets `row` through (no filter lets all).
+pub fn filter_passes(opt_filter: Option<&arrow::array::BooleanArray>, row: usize) -> bool {
+    opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row))
+}

@@ -21,6 +21,8 @@ use datafusion::logical_expr::{
     SetMonotonicity, Signature, StatisticsArgs,
 };
 
+use super::args::filter_passes;
+
 /// `count`: DataFusion's, with [`TextDistinctCounts`] for `count(DISTINCT <text>)` in a
 /// GROUP BY.
 #[derive(Debug, PartialEq, Eq, Hash, Default)]
@@ -144,8 +146,7 @@ impl GroupsAccumulator for TextDistinctCounts {
         self.counts.resize(total_num_groups, 0);
         let texts = values[0].as_string::<i32>();
         for (row, group) in group_indices.iter().enumerate() {
-            let included = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-            if included && texts.is_valid(row) {
+            if filter_passes(opt_filter, row) && texts.is_valid(row) {
                 self.add(*group, texts.value(row));
             }
         }
@@ -208,8 +209,7 @@ impl GroupsAccumulator for TextDistinctCounts {
         let mut lists = ListBuilder::new(StringBuilder::new())
             .with_field(Arc::new(Field::new_list_field(DataType::Utf8, true)));
         for row in 0..texts.len() {
-            let included = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-            if included && texts.is_valid(row) {
+            if filter_passes(opt_filter, row) && texts.is_valid(row) {
                 lists.values().append_value(texts.value(row));
             }
             lists.append(true);

@@ -24,6 +24,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::expressions::Literal;
 
+use super::args::filter_passes;
+
 /// `listagg(x, separator) WITHIN GROUP (ORDER BY key)`, also with `DISTINCT` and without an
 /// order (then in arrival order).
 ///
@@ -115,6 +117,7 @@ type Pair = (Box<[u8]>, Box<str>);
 type Group = Vec<Pair>;
 
 /// Every group's non-NULL texts, each with its sort key.
+#[derive(Debug)]
 pub struct OrderedTexts {
     separator: String,
     distinct: bool,
@@ -124,15 +127,6 @@ pub struct OrderedTexts {
     value_column: usize,
     groups: Vec<Group>,
     bytes: usize,
-}
-
-impl std::fmt::Debug for OrderedTexts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrderedTexts")
-            .field("groups", &self.groups.len())
-            .field("bytes", &self.bytes)
-            .finish()
-    }
 }
 
 impl OrderedTexts {
@@ -181,13 +175,14 @@ impl OrderedTexts {
     }
 
     /// A raw input's texts and, when ordered, its keys in row format.
-    fn texts_and_keys(&self, values: &[ArrayRef]) -> Result<(ArrayRef, Option<Rows>)> {
+    fn raw_input(&self, values: &[ArrayRef]) -> Result<RawInput> {
         let texts = utf8(&values[self.value_column])?;
         let keys = match &self.keys {
             Some(converter) => Some(converter.convert_columns(&values[self.value_column + 2..])?),
             None => None,
         };
-        Ok((texts, keys))
+        let texts = texts.as_string::<i32>().clone();
+        Ok(RawInput { texts, keys })
     }
 
     fn push(&mut self, group: usize, key: &[u8], text: &str) {
@@ -231,6 +226,28 @@ impl OrderedTexts {
     }
 }
 
+/// A batch of raw input: the texts to list and their sort keys.
+struct RawInput {
+    texts: StringArray,
+    keys: Option<Rows>,
+}
+
+impl RawInput {
+    fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// Row `row`'s key and text, unless the filter leaves it out or its text is NULL.
+    fn pair(&self, row: usize, opt_filter: Option<&BooleanArray>) -> Option<(&[u8], &str)> {
+        let texts = &self.texts;
+        if !filter_passes(opt_filter, row) || texts.is_null(row) {
+            return None;
+        }
+        let key = self.keys.as_ref().map_or(&[][..], |k| k.row(row).data());
+        Some((key, texts.value(row)))
+    }
+}
+
 /// The state of `groups`: each one's texts and, beside them, their keys.
 fn state_lists(groups: Vec<Group>) -> Vec<ArrayRef> {
     let mut texts = ListBuilder::new(StringBuilder::new())
@@ -265,13 +282,10 @@ impl GroupsAccumulator for OrderedTexts {
         total_num_groups: usize,
     ) -> Result<()> {
         self.groups.resize_with(total_num_groups, Vec::new);
-        let (texts, rows) = self.texts_and_keys(values)?;
-        let texts = texts.as_string::<i32>();
+        let input = self.raw_input(values)?;
         for (row, group) in group_indices.iter().enumerate() {
-            let included = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-            if included && texts.is_valid(row) {
-                let key = rows.as_ref().map_or(&[][..], |r| r.row(row).data());
-                self.push(*group, key, texts.value(row));
+            if let Some((key, text)) = input.pair(row, opt_filter) {
+                self.push(*group, key, text);
             }
         }
         Ok(())
@@ -292,18 +306,11 @@ impl GroupsAccumulator for OrderedTexts {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let (texts, rows) = self.texts_and_keys(values)?;
-        let texts = texts.as_string::<i32>();
-        let groups = (0..texts.len())
-            .map(|row| {
-                let included = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-                match included && texts.is_valid(row) {
-                    true => {
-                        let key = rows.as_ref().map_or(&[][..], |r| r.row(row).data());
-                        vec![(key.into(), texts.value(row).into())]
-                    }
-                    false => Vec::new(),
-                }
+        let input = self.raw_input(values)?;
+        let groups = (0..input.len())
+            .map(|row| match input.pair(row, opt_filter) {
+                Some((key, text)) => vec![(key.into(), text.into())],
+                None => Vec::new(),
             })
             .collect();
         Ok(state_lists(groups))
