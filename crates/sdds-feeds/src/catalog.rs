@@ -189,6 +189,14 @@ impl Feed {
             })
     }
 
+    /// The key column when the key is one column: an id distinct in (nearly) every row.
+    pub fn unique_column(&self) -> Option<&str> {
+        match self.key.as_slice() {
+            [column] => Some(column),
+            _ => None,
+        }
+    }
+
     /// The stored table schema: feed columns, then lineage columns.
     pub fn table_schema(&self) -> SchemaRef {
         let mut fields: Vec<Field> = self

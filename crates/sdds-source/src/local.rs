@@ -1,11 +1,12 @@
 //! A local folder laid out like the bucket.
 
+use std::io::{Read, Seek};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use bytes::Bytes;
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::{ByteStream, ObjectInfo, Problem, Source, SourceError};
 
@@ -103,42 +104,47 @@ impl Source for LocalSource {
             key: key.to_string(),
             problem: Problem::Io(e),
         };
-        let mut file = tokio::fs::File::open(self.path_of(key))
-            .await
-            .map_err(err)?;
-        file.seek(std::io::SeekFrom::Start(range.start))
-            .await
-            .map_err(err)?;
+        let path = self.path_of(key);
+        let mut file = tokio::task::spawn_blocking(move || {
+            let mut file = std::fs::File::open(path)?;
+            file.seek(std::io::SeekFrom::Start(range.start))?;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(|e| err(std::io::Error::other(e)))?
+        .map_err(err)?;
+        // One blocking task reads the whole range, a chunk at a time, straight from the file
+        // into each chunk's buffer (`tokio::fs` would hand every chunk to the blocking pool
+        // and copy it once more through its own buffer).
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
         let key = key.to_string();
-        let remaining = range.end.saturating_sub(range.start);
-        let stream = futures::stream::unfold((file, remaining), move |(mut file, remaining)| {
-            let key = key.clone();
-            async move {
-                if remaining == 0 {
-                    return None;
-                }
-                let mut buf = vec![0u8; CHUNK.min(remaining as usize)];
-                match file.read(&mut buf).await {
-                    Ok(0) => Some((
-                        Err(SourceError::Read {
-                            key,
-                            problem: Problem::EndedEarly { missing: remaining },
-                        }),
-                        (file, 0),
-                    )),
+        let mut remaining = range.end.saturating_sub(range.start);
+        tokio::task::spawn_blocking(move || {
+            while remaining > 0 {
+                let mut chunk = Vec::with_capacity(CHUNK.min(remaining as usize));
+                let read = (&mut file)
+                    .take(chunk.capacity() as u64)
+                    .read_to_end(&mut chunk);
+                let item = match read {
+                    Ok(0) => Err(Problem::EndedEarly { missing: remaining }),
                     Ok(n) => {
-                        buf.truncate(n);
-                        Some((Ok(buf.into()), (file, remaining - n as u64)))
+                        remaining -= n as u64;
+                        Ok(Bytes::from(chunk))
                     }
-                    Err(e) => Some((
-                        Err(SourceError::Read {
-                            key,
-                            problem: Problem::Io(e),
-                        }),
-                        (file, 0),
-                    )),
+                    Err(e) => Err(Problem::Io(e)),
+                };
+                let failed = item.is_err();
+                let item = item.map_err(|problem| SourceError::Read {
+                    key: key.clone(),
+                    problem,
+                });
+                if tx.blocking_send(item).is_err() || failed {
+                    break;
                 }
             }
+        });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
         });
         Ok(stream.boxed())
     }

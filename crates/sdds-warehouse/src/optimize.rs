@@ -16,7 +16,7 @@ use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use deltalake::protocol::DeltaOperation;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError, Path};
-use sdds_feeds::Catalog;
+use sdds_feeds::{Catalog, Feed};
 use serde::Serialize;
 
 use crate::error::WarehouseError;
@@ -83,7 +83,7 @@ pub async fn optimize(
     for feed in catalog.feeds() {
         let opened = warehouse.open_table(&feed.name, false).await;
         let optimized = match opened {
-            Ok(table) => optimize_table(warehouse, &table, &feed.name).await,
+            Ok(table) => optimize_table(warehouse, &table, feed).await,
             Err(e) => Err(e),
         };
         let report = match optimized {
@@ -104,8 +104,9 @@ pub async fn optimize(
 pub async fn optimize_table(
     warehouse: &Warehouse,
     table: &DeltaTable,
-    name: &str,
+    feed: &Feed,
 ) -> Result<OptimizeReport, WarehouseError> {
+    let name = feed.name.as_str();
     let delta = |e: DeltaTableError| WarehouseError::delta(name, e);
     let mut report = OptimizeReport {
         table: name.to_string(),
@@ -131,7 +132,7 @@ pub async fn optimize_table(
         Some(warehouse.storage_options().clone()),
     )
     .map_err(delta)?
-    .with_writer_properties(writer_properties(&schema));
+    .with_writer_properties(writer_properties(feed, &schema));
     let mut actions = Vec::new();
     let at = chrono::Utc::now();
     for compaction in &compactions {

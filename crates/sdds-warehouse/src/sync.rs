@@ -192,8 +192,17 @@ pub async fn sync(
         quarantine_lock: tokio::sync::Mutex::new(()),
         stopped: AtomicBool::new(false),
     };
-    let tables = futures::stream::iter(groups)
-        .map(|(feed, objects)| {
+    // Largest first, each table started as soon as a slot frees: the biggest feed is the long
+    // pole, and the small ones fill the other core around it instead of trailing after it.
+    let mut groups: Vec<_> = groups.into_iter().enumerate().collect();
+    groups.sort_by_key(|(index, (_, objects))| {
+        (
+            std::cmp::Reverse(objects.iter().map(|o| o.size).sum::<u64>()),
+            *index,
+        )
+    });
+    let mut tables = futures::stream::iter(groups)
+        .map(|(index, (feed, objects))| {
             let run = &run;
             async move {
                 let mut report = TableReport {
@@ -206,13 +215,13 @@ pub async fn sync(
                         "{}: not synced, the sync stopped at an earlier error; unchanged",
                         feed.name
                     ));
-                    return report;
+                    return (index, report);
                 }
                 let table = match warehouse.open_table(&feed.name, true).await {
                     Ok(table) => table,
                     Err(e) => {
                         report.error = Some(e.to_string());
-                        return report;
+                        return (index, report);
                     }
                 };
                 if let Err(e) = sync_table(run, &table, feed, objects, &mut report).await {
@@ -226,12 +235,14 @@ pub async fn sync(
                     report.rows_quarantined = 0;
                 }
                 record_outcome(&table, feed, options, &mut report).await;
-                report
+                (index, report)
             }
         })
-        .buffered(options.parallel_tables.max(1))
+        .buffer_unordered(options.parallel_tables.max(1))
         .collect::<Vec<_>>()
         .await;
+    tables.sort_by_key(|(index, _)| *index);
+    let tables = tables.into_iter().map(|(_, report)| report).collect();
     Ok(SyncReport {
         sync_id: options.sync_id.clone(),
         source: source.location(),
@@ -274,7 +285,13 @@ const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// ids (random, so every file spans the whole range) and enumerations every monthly file holds
 /// all of, so those statistics never let a query skip a file, while comparing every value to
 /// keep them was a sixth of a full sync's CPU. Numbers, decimals and timestamps keep theirs.
+///
+/// No dictionary for the feed's one-column key either: it is distinct in (nearly) every row,
+/// so its dictionary overflows and the writer falls back to plain values after hashing a
+/// megabyte of them per row group. The files come out the same size, the sync a few per cent
+/// faster.
 pub(crate) fn writer_properties(
+    feed: &Feed,
     schema: &SchemaRef,
 ) -> deltalake::parquet::file::properties::WriterProperties {
     use deltalake::parquet::basic::Compression;
@@ -285,10 +302,12 @@ pub(crate) fn writer_properties(
         .set_compression(Compression::SNAPPY);
     for field in schema.fields() {
         if field.data_type().is_string() {
-            builder = builder.set_column_statistics_enabled(
-                ColumnPath::from(field.name().as_str()),
-                EnabledStatistics::None,
-            );
+            let column = ColumnPath::from(field.name().as_str());
+            builder =
+                builder.set_column_statistics_enabled(column.clone(), EnabledStatistics::None);
+            if feed.unique_column() == Some(field.name().as_str()) {
+                builder = builder.set_column_dictionary_enabled(column, false);
+            }
         }
     }
     builder.build()
@@ -390,7 +409,7 @@ async fn sync_table(
         Some(warehouse.storage_options().clone()),
     )
     .map_err(delta)?
-    .with_writer_properties(writer_properties(&table_schema));
+    .with_writer_properties(writer_properties(feed, &table_schema));
     let mut state = old_state.unwrap_or_default();
     for key in &plan.vanished {
         if let Some(object) = state.objects.get_mut(key) {

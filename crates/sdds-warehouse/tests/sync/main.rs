@@ -129,6 +129,40 @@ async fn sync_loads_every_partition_and_a_second_run_adds_nothing() {
     );
 }
 
+/// The key column is written without a dictionary (its values are all distinct), the other
+/// text columns with one.
+#[tokio::test]
+async fn the_key_column_is_stored_without_a_dictionary() {
+    use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let (source, wh) = (dir.path().join("bucket"), dir.path().join("wh"));
+    product_bucket(&source);
+    let warehouse = Warehouse::open(wh.to_str().unwrap()).unwrap();
+    run_sync(&source, &warehouse).await;
+    let mut checked = 0;
+    for entry in std::fs::read_dir(wh.join("productfeed_v1")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "parquet") {
+            continue;
+        }
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        for group in reader.metadata().row_groups() {
+            let has_dictionary = |name: &str| {
+                let column = group
+                    .columns()
+                    .iter()
+                    .find(|c| c.column_path().string() == name)
+                    .unwrap();
+                column.dictionary_page_offset().is_some()
+            };
+            assert!(!has_dictionary("product_id"), "{}", path.display());
+            assert!(has_dictionary("title"), "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2, "one row group per object with rows");
+}
+
 #[tokio::test]
 async fn appended_bytes_are_read_alone_and_match_a_fresh_sync() {
     let dir = tempfile::tempdir().unwrap();

@@ -187,9 +187,13 @@ async fn optimize_racing_a_sync_fails_cleanly_and_loses_nothing() {
     deliver_day(&source, 3);
     let synced = run_sync(&source, &warehouse).await;
     assert_eq!(table(&synced, "productfeed_v1").rows_added, 3);
-    let err = sdds_warehouse::optimize::optimize_table(&warehouse, &opened, "productfeed_v1")
-        .await
-        .unwrap_err();
+    let err = sdds_warehouse::optimize::optimize_table(
+        &warehouse,
+        &opened,
+        Catalog::builtin().feed("productfeed_v1").unwrap(),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, sdds_warehouse::WarehouseError::Conflict { .. }),
         "{err}"
