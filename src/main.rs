@@ -97,9 +97,13 @@ fn init_logging(verbose: Option<u8>, format: LogFormat) {
         Some(2) => ("debug", "info"),
         Some(_) => ("trace", "trace"),
     };
+    // The Delta kernel logs every failed call at ERROR level, opening a table that does not
+    // exist yet included (each first sync), while delta-rs returns the same error to us: its
+    // events only show with `-vvv`, the rest of a failure is ours to report.
+    let kernel = if others == "trace" { "trace" } else { "off" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SDDS_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!(
-            "{others},sdds={ours},sdds_sql={ours},sdds_warehouse={ours},sdds_source={ours},sdds_feeds={ours}"
+            "{others},buoyant_kernel={kernel},sdds={ours},sdds_sql={ours},sdds_warehouse={ours},sdds_source={ours},sdds_feeds={ours}"
         ))
     });
     let logs = tracing_subscriber::fmt()

@@ -632,6 +632,17 @@ fn log_format_json_writes_diagnostics_and_errors_as_json_lines() {
     assert!(stdout(&out).is_empty(), "stdout carries data only");
 }
 
+/// A first sync creates every table: that is not an error, even at `-v`.
+#[test]
+fn a_verbose_first_sync_logs_no_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sdds(dir.path(), &["-v", "sync"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = stderr(&out);
+    assert!(log.contains("rows added"), "the summary: {log}");
+    assert!(!log.contains("ERROR"), "{log}");
+}
+
 #[test]
 fn time_travel_pins_the_quarantine_table_with_the_feed_tables() {
     let dir = tempfile::tempdir().unwrap();
