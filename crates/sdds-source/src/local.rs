@@ -121,10 +121,9 @@ impl Source for LocalSource {
         let mut remaining = range.end.saturating_sub(range.start);
         tokio::task::spawn_blocking(move || {
             while remaining > 0 {
-                let mut chunk = Vec::with_capacity(CHUNK.min(remaining as usize));
-                let read = (&mut file)
-                    .take(chunk.capacity() as u64)
-                    .read_to_end(&mut chunk);
+                let want = remaining.min(CHUNK as u64);
+                let mut chunk = Vec::with_capacity(want as usize);
+                let read = (&mut file).take(want).read_to_end(&mut chunk);
                 let item = match read {
                     Ok(0) => Err(Problem::EndedEarly { missing: remaining }),
                     Ok(n) => {
@@ -147,5 +146,55 @@ impl Source for LocalSource {
             rx.recv().await.map(|item| (item, rx))
         });
         Ok(stream.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::TryStreamExt;
+
+    use super::*;
+
+    async fn read(
+        source: &LocalSource,
+        object: &ObjectInfo,
+        range: Range<u64>,
+    ) -> Result<Vec<u8>, SourceError> {
+        let chunks: Vec<Bytes> = source.read(object, range).await?.try_collect().await?;
+        Ok(chunks.concat())
+    }
+
+    #[tokio::test]
+    async fn reads_exactly_the_range_across_chunks_and_fails_when_the_file_is_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..CHUNK * 2 + 1000).map(|i| (i % 251) as u8).collect();
+        std::fs::create_dir_all(dir.path().join("feed_v1")).unwrap();
+        std::fs::write(dir.path().join("feed_v1/data.csv"), &data).unwrap();
+        let source = LocalSource::new(dir.path()).unwrap();
+        let listed = source.list().await.unwrap();
+        let object = &listed[0];
+        assert_eq!(
+            (object.key.as_str(), object.size),
+            ("feed_v1/data.csv", data.len() as u64)
+        );
+
+        let range = 10..(CHUNK as u64 * 2 + 500);
+        let bytes = read(&source, object, range.clone()).await.unwrap();
+        assert_eq!(bytes, data[range.start as usize..range.end as usize]);
+        assert!(read(&source, object, 5..5).await.unwrap().is_empty());
+
+        // The file shrank after it was listed: the read says how much is missing.
+        let past_end = (data.len() as u64 - 100)..(data.len() as u64 + 50);
+        let err = read(&source, object, past_end).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SourceError::Read {
+                    problem: Problem::EndedEarly { missing: 50 },
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }
