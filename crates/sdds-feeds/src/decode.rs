@@ -7,7 +7,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Decimal128Builder, Int64Builder, StringBuilder,
+    ArrayRef, AsArray, BooleanBuilder, Decimal128Builder, Int64Builder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -399,10 +399,11 @@ enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    fn new(column_type: ColumnType, capacity: usize) -> ColumnBuilder {
+    /// A builder with room for `capacity` values, and `text_bytes` bytes of them if text.
+    fn new(column_type: ColumnType, capacity: usize, text_bytes: usize) -> ColumnBuilder {
         match column_type {
             ColumnType::String => {
-                ColumnBuilder::Utf8(StringBuilder::with_capacity(capacity, capacity * 16))
+                ColumnBuilder::Utf8(StringBuilder::with_capacity(capacity, text_bytes))
             }
             ColumnType::Timestamp => {
                 ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity))
@@ -439,38 +440,16 @@ impl ColumnBuilder {
         }
     }
 
-    /// Hands out the column so far and starts the next one with room for `rows` values (and,
-    /// for text, as many bytes as this one took): a finished builder keeps no capacity, and
-    /// growing every column again by doubling, batch after batch, was a visible share of decoding.
-    fn finish(&mut self, rows: usize) -> Result<ArrayRef, arrow::error::ArrowError> {
+    fn finish(&mut self) -> Result<ArrayRef, arrow::error::ArrowError> {
         Ok(match self {
-            ColumnBuilder::Utf8(b) => {
-                let array = b.finish();
-                *b = StringBuilder::with_capacity(rows, array.values().len());
-                Arc::new(array)
-            }
-            ColumnBuilder::Timestamp(b) => {
-                let array = b.finish().with_timezone(UTC);
-                *b = TimestampMicrosecondBuilder::with_capacity(rows);
-                Arc::new(array)
-            }
-            ColumnBuilder::Decimal(b) => {
-                let array = b
-                    .finish()
-                    .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)?;
-                *b = Decimal128Builder::with_capacity(rows);
-                Arc::new(array)
-            }
-            ColumnBuilder::Integer(b) => {
-                let array = b.finish();
-                *b = Int64Builder::with_capacity(rows);
-                Arc::new(array)
-            }
-            ColumnBuilder::Boolean(b) => {
-                let array = b.finish();
-                *b = BooleanBuilder::with_capacity(rows);
-                Arc::new(array)
-            }
+            ColumnBuilder::Utf8(b) => Arc::new(b.finish()),
+            ColumnBuilder::Timestamp(b) => Arc::new(b.finish().with_timezone(UTC)),
+            ColumnBuilder::Decimal(b) => Arc::new(
+                b.finish()
+                    .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)?,
+            ),
+            ColumnBuilder::Integer(b) => Arc::new(b.finish()),
+            ColumnBuilder::Boolean(b) => Arc::new(b.finish()),
         })
     }
 }
@@ -548,7 +527,11 @@ impl BatchBuilder {
                 continue;
             }
             let column_type = ColumnType::of_arrow(field.data_type());
-            columns.push(Some(ColumnBuilder::new(column_type, capacity)));
+            columns.push(Some(ColumnBuilder::new(
+                column_type,
+                capacity,
+                capacity * 16,
+            )));
             if !mapping.fields.iter().any(|(i, ..)| *i == index) {
                 unfilled.push(index);
             }
@@ -637,7 +620,18 @@ impl BatchBuilder {
         for (field, builder) in self.target.fields().iter().zip(self.columns.iter_mut()) {
             let array: ArrayRef =
                 match builder {
-                    Some(b) => b.finish(self.capacity)?,
+                    // A finished builder keeps no capacity: the next batch's starts with
+                    // room for as many rows and text bytes, rather than regrowing every
+                    // column by doubling, batch after batch.
+                    Some(b) => {
+                        let array = b.finish()?;
+                        let text_bytes = array
+                            .as_string_opt::<i32>()
+                            .map_or(0, |text| text.values().len());
+                        let column_type = ColumnType::of_arrow(field.data_type());
+                        *b = ColumnBuilder::new(column_type, self.capacity, text_bytes);
+                        array
+                    }
                     None => match field.name().as_str() {
                         lineage::SOURCE_KEY => Arc::new(arrow::array::StringArray::from(vec![
                             self.lineage
