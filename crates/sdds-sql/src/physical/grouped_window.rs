@@ -119,6 +119,11 @@ pub struct GroupedWindowExec {
 }
 
 impl GroupedWindowExec {
+    /// The window expressions it evaluates.
+    pub fn window_expr(&self) -> &[Arc<dyn WindowExpr>] {
+        self.inner.window_expr()
+    }
+
     fn try_new(inner: Arc<WindowAggExec>) -> Result<Self> {
         let partition_keys = inner.partition_by_sort_keys()?;
         Ok(Self {

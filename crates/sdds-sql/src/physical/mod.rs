@@ -2,6 +2,7 @@
 
 mod build_side;
 mod grouped_window;
+mod keyed_window;
 mod narrow_window;
 mod reduced_build;
 mod wide_groups;
@@ -13,14 +14,16 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 
 pub use build_side::BuildOnKnownSide;
 pub use grouped_window::{GroupWholePartitionWindows, GroupedWindowExec};
+pub use keyed_window::{KeySortWindowExec, SortWindowKeysOnly};
 pub use narrow_window::{NarrowWindowExec, NarrowWindowInputs};
 pub use reduced_build::BuildOnReducedSide;
 pub use wide_groups::{BatchSizeExec, BoundWideGroupBatches};
 
 /// DataFusion's physical optimizer rules with ours: [`BuildOnKnownSide`] and then
 /// [`BuildOnReducedSide`] (for a session limited to `memory_limit` bytes) right after join
-/// selection, [`GroupWholePartitionWindows`] and then [`NarrowWindowInputs`] at the end (both
-/// keep every requirement of the plan they replace), and last [`BoundWideGroupBatches`].
+/// selection, [`GroupWholePartitionWindows`], [`SortWindowKeysOnly`] and [`NarrowWindowInputs`]
+/// at the end (they keep every requirement of the plan they replace; the second only where no
+/// operator above needs its order), and last [`BoundWideGroupBatches`].
 pub fn optimizer_rules(
     memory_limit: Option<usize>,
 ) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
@@ -34,6 +37,7 @@ pub fn optimizer_rules(
         rules.insert(after + 1, Arc::new(BuildOnReducedSide::new(limit)));
     }
     rules.push(Arc::new(GroupWholePartitionWindows));
+    rules.push(Arc::new(SortWindowKeysOnly));
     rules.push(Arc::new(NarrowWindowInputs));
     rules.push(Arc::new(BoundWideGroupBatches));
     rules

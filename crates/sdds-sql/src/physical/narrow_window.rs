@@ -129,10 +129,7 @@ impl NarrowWindowExec {
 
     /// The window operator over `stream`, the narrowed input of one of its partitions.
     fn over(&self, stream: SendableRecordBatchStream) -> Result<Arc<dyn ExecutionPlan>> {
-        let source = StreamSource {
-            stream: Mutex::new(Some(stream)),
-            properties: Arc::clone(&self.narrow_properties),
-        };
+        let source = StreamSource::new(stream, Arc::clone(&self.narrow_properties));
         Arc::clone(&self.inner).replace_children(
             vec![Arc::new(source)],
             ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
@@ -174,7 +171,7 @@ pub(super) fn nulled_schema(input: &SchemaRef, read: &[bool]) -> SchemaRef {
 }
 
 /// The window expressions of a window operator; `None` for any other plan.
-fn window_exprs(plan: &dyn ExecutionPlan) -> Option<&[Arc<dyn WindowExpr>]> {
+pub(super) fn window_exprs(plan: &dyn ExecutionPlan) -> Option<&[Arc<dyn WindowExpr>]> {
     if let Some(bounded) = plan.downcast_ref::<BoundedWindowAggExec>() {
         return Some(bounded.window_expr());
     }
@@ -340,16 +337,26 @@ pub(super) fn rejoin(
     Ok(out)
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A leaf that hands out a stream built beforehand, once.
-struct StreamSource {
+pub(super) struct StreamSource {
     stream: Mutex<Option<SendableRecordBatchStream>>,
     properties: Arc<PlanProperties>,
+}
+
+impl StreamSource {
+    /// A source of `stream`, whose schema, orderings and partition count `properties` give.
+    pub(super) fn new(stream: SendableRecordBatchStream, properties: Arc<PlanProperties>) -> Self {
+        Self {
+            stream: Mutex::new(Some(stream)),
+            properties,
+        }
+    }
 }
 
 impl fmt::Debug for StreamSource {
@@ -480,13 +487,23 @@ pub(super) mod tests {
         ctx: &SessionContext,
         sql: &str,
     ) -> (Vec<String>, String) {
+        let (mut rows, plan) = rows(ctx, sql).await;
+        rows.sort();
+        (rows, plan)
+    }
+
+    /// The rows of `sql`, in the order they came, and its physical plan.
+    pub(in crate::physical) async fn rows(
+        ctx: &SessionContext,
+        sql: &str,
+    ) -> (Vec<String>, String) {
         let frame = ctx.sql(sql).await.unwrap();
         let plan = frame.clone().create_physical_plan().await.unwrap();
         let text = datafusion::physical_plan::displayable(plan.as_ref())
             .indent(true)
             .to_string();
         let batches = frame.collect().await.unwrap();
-        let mut rows: Vec<String> = arrow::util::pretty::pretty_format_batches(&batches)
+        let rows: Vec<String> = arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
             .to_string()
             .lines()
@@ -494,7 +511,6 @@ pub(super) mod tests {
             .skip(1)
             .map(str::to_string)
             .collect();
-        rows.sort();
         (rows, text)
     }
 
