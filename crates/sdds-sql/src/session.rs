@@ -238,6 +238,7 @@ async fn plan_statement(
     mut statement: Statement,
 ) -> Result<DataFrame, SqlError> {
     dialect::name_columns_as_athena(&mut statement);
+    dialect::count_case_memberships(&mut statement);
     let aggregates: HashSet<String> = ctx.state().aggregate_functions().keys().cloned().collect();
     let stored = match CtePlan::new(&mut statement, &aggregates) {
         Some(plan) => Some(plan.execute(ctx).await?),

@@ -557,6 +557,33 @@ fn output_rows(line: &str) -> usize {
     digits.parse().unwrap_or_else(|_| panic!("{line}"))
 }
 
+/// AWS's archived revenue-recognition queries decide a `CASE` branch with `x IN (SELECT ...)`,
+/// which DataFusion plans only in a filter.
+#[tokio::test]
+async fn a_case_branch_decided_by_an_in_subquery_runs() {
+    let (_dir, ctx) = synced_sample().await;
+    let sql = "WITH buyer_targeted AS (SELECT DISTINCT offer_id FROM offertargetfeed_v1 \
+                   WHERE target_type = 'BuyerAccounts') \
+               SELECT offer_id, \
+                   CASE WHEN offer_id IN (SELECT offer_id FROM buyer_targeted) \
+                             AND name LIKE '%extended%' THEN 'private, extended' \
+                        WHEN (offer_id IN (SELECT offer_id FROM buyer_targeted)) THEN 'private' \
+                        ELSE 'public or program' END AS target \
+               FROM offerfeed_v1 ORDER BY offer_id, target";
+    assert_eq!(
+        rows_as_run(&ctx, sql).await,
+        [
+            "offer-acmeprv2r8m4|private",
+            "offer-bhcppo3t6w1y|private",
+            "offer-emeaec4k9p2d|public or program",
+            "offer-nwpub1a7kq3zx|public or program",
+            "offer-nwpub1a7kq3zx|public or program",
+            "offer-takausg5j3n8|private",
+            "offer-takausg5j3n8|private, extended",
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_cte_used_twice_is_computed_once_and_gives_the_inlined_answer() {
     let (_dir, ctx) = synced_sample().await;

@@ -2,6 +2,7 @@
 //! the two disagree. [`session_context`] builds a session with all of it.
 
 mod coerced;
+mod membership;
 mod names;
 mod planner;
 mod rewrite;
@@ -21,6 +22,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use crate::functions;
 
 pub use coerced::AthenaCasts;
+pub use membership::count_case_memberships;
 pub use names::name_columns_as_athena;
 pub use planner::PrestoExprs;
 pub use rewrite::AthenaRewrite;
