@@ -561,6 +561,8 @@ impl RowStore {
             self.memory.push(batch);
             return Ok(());
         }
+        // Counted while it waits for its file, so the pool sees it.
+        self.reservation.grow(size);
         self.pending_bytes += size;
         self.pending.push(batch);
         if self.pending_bytes >= self.chunk_bytes {
@@ -571,13 +573,15 @@ impl RowStore {
 
     fn write_pending(&mut self) -> Result<()> {
         let pending = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
+        let written = std::mem::take(&mut self.pending_bytes);
         if let Some(file) = self
             .spill
             .spill_record_batch_and_finish(&pending, "KeySortWindowExec rows")?
         {
             self.files.push(file);
         }
+        self.reservation
+            .shrink(written.min(self.reservation.size()));
         Ok(())
     }
 
