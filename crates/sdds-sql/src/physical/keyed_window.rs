@@ -14,10 +14,8 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, NullArray, RecordBatch, RecordBatchOptions, UInt32Array, UInt64Array,
-};
-use arrow::compute::{concat, take};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array, UInt64Array};
+use arrow::compute::concat;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -43,7 +41,10 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 
 use super::grouped_window::GroupedWindowExec;
-use super::narrow_window::{lock, nulled_schema, read_columns, window_exprs, StreamSource};
+use super::narrow_window::{
+    append_taken, batch_of, lock, nulled_columns, nulled_schema, read_columns, window_exprs,
+    StreamSource,
+};
 
 /// Columns the chain never reads below which keeping whole rows aside is not worth it.
 const MIN_UNREAD_COLUMNS: usize = 4;
@@ -493,25 +494,10 @@ fn narrow(
     let narrowed = wide.map(move |batch| {
         let batch = batch?;
         let count = batch.num_rows();
-        let columns = batch
-            .columns()
-            .iter()
-            .zip(narrow_schema.fields())
-            .enumerate()
-            .map(|(i, (column, field))| {
-                if i == row_slot {
-                    Arc::new(UInt64Array::from_iter_values(next..next + count as u64)) as ArrayRef
-                } else if field.data_type() == &DataType::Null {
-                    Arc::new(NullArray::new(count))
-                } else {
-                    Arc::clone(column)
-                }
-            })
-            .collect();
+        let mut columns = nulled_columns(&batch, &narrow_schema);
+        columns[row_slot] = Arc::new(UInt64Array::from_iter_values(next..next + count as u64));
         next += count as u64;
-        let options = RecordBatchOptions::new().with_row_count(Some(count));
-        let narrow =
-            RecordBatch::try_new_with_options(Arc::clone(&narrow_schema), columns, &options)?;
+        let narrow = batch_of(&narrow_schema, columns, count)?;
         match lock(&rows).as_mut() {
             Some(store) => store.push(batch)?,
             None => return internal_err!("a window chain's rows were read before its windows"),
@@ -639,9 +625,9 @@ impl WindowValues {
         }
         drop(windows);
         let rows: usize = numbers.iter().map(|n| n.len()).sum();
-        let Ok(count) = u32::try_from(rows) else {
+        if u32::try_from(rows).is_err() {
             return internal_err!("a window chain's partition has more than 2^32 rows");
-        };
+        }
         let mut positions = vec![u32::MAX; rows];
         reservation.grow(rows * std::mem::size_of::<u32>());
         let mut position = 0_u32;
@@ -658,7 +644,6 @@ impl WindowValues {
                 position += 1;
             }
         }
-        debug_assert_eq!(position, count);
         let columns = parts
             .iter()
             .map(|part| {
@@ -685,16 +670,7 @@ impl WindowValues {
             return internal_err!("a window chain returned fewer rows than it was given");
         };
         let indices = UInt32Array::from(positions.to_vec());
-        let mut columns = batch.columns().to_vec();
-        for column in &self.columns {
-            columns.push(take(column.as_ref(), &indices, None)?);
-        }
-        let options = RecordBatchOptions::new().with_row_count(Some(count));
-        Ok(RecordBatch::try_new_with_options(
-            Arc::clone(schema),
-            columns,
-            &options,
-        )?)
+        append_taken(schema, batch.columns().to_vec(), &self.columns, &indices)
     }
 }
 

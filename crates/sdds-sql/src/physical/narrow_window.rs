@@ -282,8 +282,13 @@ impl ExecutionPlan for NarrowWindowExec {
 
 /// `batch` with every column typed `Null` in `schema` replaced by an all-null column.
 pub(super) fn null_unread(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    batch_of(schema, nulled_columns(batch, schema), batch.num_rows())
+}
+
+/// `batch`'s columns, those typed `Null` in `schema` replaced by all-null columns.
+pub(super) fn nulled_columns(batch: &RecordBatch, schema: &SchemaRef) -> Vec<ArrayRef> {
     let rows = batch.num_rows();
-    let columns = batch
+    batch
         .columns()
         .iter()
         .zip(schema.fields())
@@ -291,13 +296,36 @@ pub(super) fn null_unread(batch: &RecordBatch, schema: &SchemaRef) -> Result<Rec
             DataType::Null => Arc::new(NullArray::new(rows)) as ArrayRef,
             _ => Arc::clone(column),
         })
-        .collect();
+        .collect()
+}
+
+/// A batch of `rows` rows: stated, since its columns may all be `Null`-typed.
+pub(super) fn batch_of(
+    schema: &SchemaRef,
+    columns: Vec<ArrayRef>,
+    rows: usize,
+) -> Result<RecordBatch> {
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     Ok(RecordBatch::try_new_with_options(
         Arc::clone(schema),
         columns,
         &options,
     )?)
+}
+
+/// `columns` with each of `values` taken at `indices` appended: copied, not sliced, since a
+/// slice would be counted at its whole array's size by every operator that reserves memory
+/// for the batch (and by a spill file's merge).
+pub(super) fn append_taken(
+    schema: &SchemaRef,
+    mut columns: Vec<ArrayRef>,
+    values: &[ArrayRef],
+    indices: &UInt32Array,
+) -> Result<RecordBatch> {
+    for value in values {
+        columns.push(take(value.as_ref(), indices, None)?);
+    }
+    batch_of(schema, columns, indices.len())
 }
 
 /// The kept input rows that `values` (window columns, one value per row, in input order)
@@ -319,19 +347,9 @@ pub(super) fn rejoin(
         if len < front.num_rows() {
             kept.push_front(front.slice(len, front.num_rows() - len));
         }
-        let mut columns = front.slice(0, len).columns().to_vec();
-        // Copied, not sliced: a slice would be counted at its whole array's size by every
-        // operator that reserves memory for the batch (and by a spill file's merge).
         let rows = UInt32Array::from_iter_values(offset as u32..(offset + len) as u32);
-        for value in values {
-            columns.push(take(value.as_ref(), &rows, None)?);
-        }
-        let options = RecordBatchOptions::new().with_row_count(Some(len));
-        out.push(RecordBatch::try_new_with_options(
-            Arc::clone(schema),
-            columns,
-            &options,
-        )?);
+        let columns = front.slice(0, len).columns().to_vec();
+        out.push(append_taken(schema, columns, values, &rows)?);
         offset += len;
     }
     Ok(out)
