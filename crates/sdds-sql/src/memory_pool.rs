@@ -1,6 +1,7 @@
 //! The session's memory pool: DataFusion's fair spill pool, shared among the operators that
 //! hold memory, and a cap on what one merge of spilled files may hold.
 
+use std::cell::Cell;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
@@ -199,16 +200,95 @@ const STREAM_SHARE_OF_CAP: usize = 8;
 /// merged with 440 MB and the other could not get the two batches it needs to start. Refused
 /// beyond its share when the pool runs low, a merge reads fewer files at a time (DataFusion
 /// then merges in several passes); an aggregate still hashing spills instead.
+///
+/// A sort also merges the batches it holds, before it spills them and when it never spilled,
+/// under the same consumer: as the merge takes each sorted batch, the sort's own reservation
+/// gives it back and the merge's grows by as much. That merge cannot be done in parts and
+/// holds nothing new, so what its sort gave back since the merge began holding (its credit)
+/// is granted past the share.
 #[derive(Debug)]
 pub struct MergeCappedPool {
     inner: Arc<dyn MemoryPool>,
     merge_cap: usize,
+    sorts: Mutex<Sorts>,
+}
+
+/// Each sort's two consumers: the one holding its batches and the one merging them.
+#[derive(Debug, Default)]
+struct Sorts {
+    /// For each batch consumer, by id, its sort's merge consumer.
+    merge_of: HashMap<usize, usize>,
+    /// For each merge consumer, by id: the bytes it holds and its credit.
+    merges: HashMap<usize, MergeHeld>,
+}
+
+#[derive(Debug, Default)]
+struct MergeHeld {
+    held: usize,
+    credit: usize,
+}
+
+/// Name of the consumer whose reservation holds a sort's batches (`ExternalSorter[partition]`).
+const SORTER: &str = "ExternalSorter[";
+
+thread_local! {
+    /// The batch consumer of a sort registered last on this thread: DataFusion registers a
+    /// sort's merge consumer right after it, on the same thread.
+    static LAST_SORTER: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 impl MergeCappedPool {
     /// `inner` with each merge of spilled files held to `merge_cap` bytes.
     pub fn new(inner: Arc<dyn MemoryPool>, merge_cap: usize) -> Self {
-        Self { inner, merge_cap }
+        Self {
+            inner,
+            merge_cap,
+            sorts: Mutex::new(Sorts::default()),
+        }
+    }
+
+    fn sorts(&self) -> MutexGuard<'_, Sorts> {
+        // Counters, consistent after every update even if a holder panicked.
+        self.sorts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts `bytes` taken (`grown`) or given back by `consumer` when it is a sort's.
+    fn count(&self, consumer: &MemoryConsumer, bytes: usize, grown: bool) {
+        let name = consumer.name();
+        if !name.starts_with(SORTER) && !name.starts_with(MERGING[0]) {
+            return;
+        }
+        let mut sorts = self.sorts();
+        if let Some(&merge) = sorts.merge_of.get(&consumer.id()) {
+            if !grown {
+                if let Some(merge) = sorts.merges.get_mut(&merge) {
+                    merge.credit = merge.credit.saturating_add(bytes);
+                }
+            }
+        } else if let Some(merge) = sorts.merges.get_mut(&consumer.id()) {
+            if grown && merge.held == 0 {
+                // A merge starting: what its sort gave back before is not its batches.
+                merge.credit = 0;
+            }
+            merge.held = match grown {
+                true => merge.held.saturating_add(bytes),
+                false => merge.held.saturating_sub(bytes),
+            };
+        }
+    }
+
+    /// Takes `bytes` of `merge`'s credit, if it has that much.
+    fn take_credit(&self, merge: &MemoryConsumer, bytes: usize) -> bool {
+        let mut sorts = self.sorts();
+        match sorts.merges.get_mut(&merge.id()) {
+            Some(held) if held.credit >= bytes => {
+                held.credit -= bytes;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -228,22 +308,54 @@ impl MemoryPool for MergeCappedPool {
     }
 
     fn register(&self, consumer: &MemoryConsumer) {
+        if consumer.name().starts_with(SORTER) {
+            LAST_SORTER.set(Some(consumer.id()));
+        } else if consumer.name().starts_with(MERGING[0]) {
+            if let Some(sorter) = LAST_SORTER.take() {
+                let mut sorts = self.sorts();
+                sorts.merge_of.insert(sorter, consumer.id());
+                sorts.merges.insert(consumer.id(), MergeHeld::default());
+            }
+        }
         self.inner.register(consumer)
     }
 
     fn unregister(&self, consumer: &MemoryConsumer) {
+        if consumer.name().starts_with(SORTER) || consumer.name().starts_with(MERGING[0]) {
+            let mut sorts = self.sorts();
+            sorts.merge_of.remove(&consumer.id());
+            sorts.merges.remove(&consumer.id());
+        }
         self.inner.unregister(consumer)
     }
 
     fn grow(&self, reservation: &MemoryReservation, additional: usize) {
+        self.count(reservation.consumer(), additional, true);
         self.inner.grow(reservation, additional)
     }
 
     fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
+        self.count(reservation.consumer(), shrink, false);
         self.inner.shrink(reservation, shrink)
     }
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
+        self.try_grow_capped(reservation, additional)?;
+        self.count(reservation.consumer(), additional, true);
+        Ok(())
+    }
+
+    fn reserved(&self) -> usize {
+        self.inner.reserved()
+    }
+
+    fn memory_limit(&self) -> MemoryLimit {
+        self.inner.memory_limit()
+    }
+}
+
+impl MergeCappedPool {
+    fn try_grow_capped(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
         let wanted = reservation.size().saturating_add(additional);
         // Beyond its cap a merge may still grow while a quarter of the pool stays free after
         // it: a sort that merges while little else runs need not merge in several passes.
@@ -261,6 +373,7 @@ impl MemoryPool for MergeCappedPool {
                 .iter()
                 .any(|name| reservation.consumer().name().starts_with(name))
             && runs_low()
+            && !self.take_credit(reservation.consumer(), additional)
         {
             return Err(resources_datafusion_err!(
                 "Failed to allocate additional {additional} bytes for {}: a merge of spilled \
@@ -291,14 +404,6 @@ impl MemoryPool for MergeCappedPool {
             return Ok(());
         }
         Err(refused)
-    }
-
-    fn reserved(&self) -> usize {
-        self.inner.reserved()
-    }
-
-    fn memory_limit(&self) -> MemoryLimit {
-        self.inner.memory_limit()
     }
 }
 
@@ -379,5 +484,40 @@ mod tests {
         assert_eq!(pool.reserved(), 1000);
         let full = join.try_grow(1).unwrap_err().to_string();
         assert!(!full.contains("at most"), "{full}");
+    }
+
+    #[test]
+    fn a_sort_merging_the_batches_it_holds_is_not_held_to_the_merge_share() {
+        let pool: Arc<dyn MemoryPool> = Arc::new(MergeCappedPool::new(
+            Arc::new(FairSpillPool::new(1000)),
+            100,
+        ));
+        // Registered as DataFusion's sort registers them: its batches, then its merge.
+        let batches = MemoryConsumer::new("ExternalSorter[0]")
+            .with_can_spill(true)
+            .register(&pool);
+        let merge = MemoryConsumer::new("ExternalSorterMerge[0]").register(&pool);
+        let join = MemoryConsumer::new("HashJoinInput[0]").register(&pool);
+        batches.try_grow(300).unwrap();
+        join.try_grow(500).unwrap();
+        // Merging the batches it holds, each taken from the sort's reservation as the merge
+        // takes it on, past the merge's share while the pool runs low ...
+        for _ in 0..3 {
+            let batch = batches.split(100);
+            drop(batch);
+            merge.try_grow(100).unwrap();
+        }
+        // ... but nothing beyond what the sort gave back.
+        let refused = merge.try_grow(1).unwrap_err().to_string();
+        assert!(refused.contains("at most 100 bytes"), "{refused}");
+        merge.free();
+        // Once its batches are spilled (given back before this merge of its files began),
+        // the merge gets no more than its share.
+        batches.try_grow(200).unwrap();
+        batches.free();
+        merge.try_grow(100).unwrap();
+        join.try_grow(200).unwrap();
+        let refused = merge.try_grow(1).unwrap_err().to_string();
+        assert!(refused.contains("at most 100 bytes"), "{refused}");
     }
 }

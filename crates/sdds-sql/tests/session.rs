@@ -618,6 +618,38 @@ async fn a_cte_used_twice_is_computed_once_and_gives_the_inlined_answer() {
     );
 }
 
+/// A stored CTE whose rows were hashed on a key (here by its window's PARTITION BY) keeps them
+/// where they are: grouping on that key reads its partitions without hashing them again.
+#[tokio::test]
+async fn a_stored_cte_hashed_on_a_key_is_grouped_on_it_where_it_lies() {
+    let (_dir, ctx) = synced_sample().await;
+    ctx.sql("SET datafusion.execution.target_partitions = 2")
+        .await
+        .unwrap();
+    let sql = "WITH versions AS (SELECT billing_event_id, amount, row_number() OVER \
+                 (PARTITION BY billing_event_id ORDER BY update_date DESC) AS version \
+                 FROM billingeventfeed_v1) \
+               SELECT billing_event_id, count(*) AS n, sum(amount) AS total FROM versions \
+               WHERE version = 1 GROUP BY billing_event_id \
+               UNION ALL SELECT 'all', count(*), sum(amount) FROM versions ORDER BY 1";
+    let plan = executed_plan(&ctx, sql).await;
+    assert!(plan.contains("StoredExec: versions"), "{plan}");
+    assert!(!plan.contains("RepartitionExec"), "{plan}");
+    let stored = rows_as_run(&ctx, sql).await;
+    assert_eq!(stored, rows(&ctx, sql).await);
+    // sample-feeds/README.md, E2: 71 billing events, each once in the latest version, and
+    // 71 rows summing to the four broker groups' 25.00 + 3153.00 + 24927.30 + 557.90.
+    assert_eq!(stored.len(), 72);
+    assert!(
+        stored.contains(&"all|71|28663.2000000000".to_string()),
+        "{stored:?}"
+    );
+    assert!(stored
+        .iter()
+        .filter(|r| !r.starts_with("all|"))
+        .all(|r| r.contains("|1|")));
+}
+
 #[tokio::test]
 async fn a_join_prunes_the_stored_cte_it_probes_with_its_build_side_keys() {
     let (_dir, ctx) = synced_sample().await;

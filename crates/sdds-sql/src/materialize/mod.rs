@@ -224,7 +224,9 @@ impl CtePlan {
                 ctx.task_ctx(),
             )?;
             let budget = stored::memory_budget(&ctx.runtime_env()).saturating_sub(held);
-            let rows = StoredRows::store(&name.value, streams, &ctx.runtime_env(), budget).await?;
+            let rows = StoredRows::store(&name.value, streams, &ctx.runtime_env(), budget)
+                .await?
+                .partitioned_as(physical.properties().output_partitioning());
             held += rows.memory_size();
             tracing::debug!(
                 cte = %name.value,

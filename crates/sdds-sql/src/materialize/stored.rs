@@ -27,6 +27,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::conjunction as conjunction_physical;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::filter_pushdown::{
@@ -88,6 +89,10 @@ pub struct StoredRows {
     spill: SpillManager,
     /// Keeps the in-memory rows counted in the session's pool for as long as they live.
     reservation: MemoryReservation,
+    /// The columns whose hash (as `RepartitionExec` computes it) chose each row's partition,
+    /// when the stored plan's output was hash-partitioned: a join or aggregate on them reads
+    /// the partitions as they are instead of hashing every row again.
+    hashed_by: Option<Vec<usize>>,
 }
 
 impl fmt::Debug for StoredRows {
@@ -142,7 +147,22 @@ impl StoredRows {
             column_stats: sketches.statistics(total),
             spill,
             reservation,
+            hashed_by: None,
         })
+    }
+
+    /// The rows, known to be partitioned as `partitioning` (the stored plan's output
+    /// partitioning) says when it hashes plain columns into as many partitions as stored.
+    pub fn partitioned_as(mut self, partitioning: &Partitioning) -> StoredRows {
+        if let Partitioning::Hash(exprs, count) = partitioning {
+            if *count == self.partitions.len() {
+                self.hashed_by = exprs
+                    .iter()
+                    .map(|e| e.downcast_ref::<Column>().map(Column::index))
+                    .collect();
+            }
+        }
+        self
     }
 
     /// Rows stored.
@@ -383,6 +403,7 @@ impl TableProvider for StoredTable {
             self.rows.clone(),
             projection.cloned(),
             predicate,
+            state.config().target_partitions(),
         )?))
     }
 
@@ -419,15 +440,19 @@ pub struct StoredExec {
 }
 
 impl StoredExec {
+    /// The scan of `rows`, as a plan of `target_partitions` partitions reads it.
     fn try_new(
         rows: Arc<StoredRows>,
         projection: Option<Vec<usize>>,
         predicate: Option<Arc<dyn PhysicalExpr>>,
+        target_partitions: usize,
     ) -> Result<StoredExec> {
         let schema = project_schema(&rows.schema, projection.as_ref())?;
+        let partitioning =
+            output_partitioning(&rows, projection.as_deref(), &schema, target_partitions);
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(rows.partitions.len()),
+            partitioning,
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
@@ -523,6 +548,40 @@ impl StoredExec {
         self.rows_out
             .iter()
             .fold(Precision::Exact(0), |sum, rows| sum.add(rows))
+    }
+}
+
+/// The stored rows' hash partitioning over the scan's `projection` (giving `schema`), when
+/// every hashed column is projected and the partitions are as many as the reading plan's: the
+/// other side of a partitioned join is hashed into that many, and must pair up with these.
+fn output_partitioning(
+    rows: &StoredRows,
+    projection: Option<&[usize]>,
+    schema: &SchemaRef,
+    target_partitions: usize,
+) -> Partitioning {
+    let count = rows.partitions.len();
+    let hashed = rows
+        .hashed_by
+        .as_ref()
+        .filter(|_| count == target_partitions)
+        .and_then(|columns| {
+            columns
+                .iter()
+                .map(|&column| {
+                    let at = match projection {
+                        Some(projection) => projection.iter().position(|&p| p == column)?,
+                        None => column,
+                    };
+                    let expr: Arc<dyn PhysicalExpr> =
+                        Arc::new(Column::new(schema.field(at).name(), at));
+                    Some(expr)
+                })
+                .collect::<Option<Vec<_>>>()
+        });
+    match hashed {
+        Some(exprs) => Partitioning::Hash(exprs, count),
+        None => Partitioning::UnknownPartitioning(count),
     }
 }
 
@@ -737,5 +796,41 @@ mod tests {
         assert_eq!(stored.num_rows(), 3);
         assert_eq!(stored.partitions[0].num_rows, 2);
         assert_eq!(stored.spilled_partitions(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_scan_is_hash_partitioned_only_where_its_readers_can_pair_with_it() {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        let pair = |values: &[i64]| {
+            let column = Arc::new(Int64Array::from(values.to_vec()));
+            RecordBatch::try_new(schema.clone(), vec![column.clone(), column]).unwrap()
+        };
+        let streams: Vec<SendableRecordBatchStream> = [pair(&[1, 2]), pair(&[3])]
+            .into_iter()
+            .map(|batch| {
+                let stream = futures::stream::iter([Ok(batch)]);
+                Box::pin(RecordBatchStreamAdapter::new(schema.clone(), stream))
+                    as SendableRecordBatchStream
+            })
+            .collect();
+        let runtime = RuntimeEnvBuilder::new().build_arc().unwrap();
+        let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
+        let rows = StoredRows::store("t", streams, &runtime, usize::MAX)
+            .await
+            .unwrap()
+            .partitioned_as(&Partitioning::Hash(vec![key], 2));
+        let partitioning = |projection: Option<&[usize]>, target: usize| {
+            let schema = project_schema(&rows.schema, projection.map(|p| p.to_vec()).as_ref());
+            output_partitioning(&rows, projection, &schema.unwrap(), target).to_string()
+        };
+        assert_eq!(partitioning(None, 2), "Hash([k@0], 2)");
+        // The key moves with the projection, and without it nothing is known.
+        assert_eq!(partitioning(Some(&[1, 0]), 2), "Hash([k@1], 2)");
+        assert_eq!(partitioning(Some(&[1]), 2), "UnknownPartitioning(2)");
+        // A plan of 4 partitions hashes the other side of a join into 4.
+        assert_eq!(partitioning(None, 4), "UnknownPartitioning(2)");
     }
 }
