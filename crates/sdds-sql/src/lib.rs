@@ -32,3 +32,11 @@ pub use session::{
     run_sql, Resources, SessionOptions, CATALOG,
 };
 pub use views::TimeFilter;
+
+/// Locks `mutex`, also after a holder panicked: what this crate guards are counters and
+/// hand-over slots, consistent after every update.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -5,12 +5,14 @@ use std::cell::Cell;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use datafusion::common::{resources_datafusion_err, Result};
 use datafusion::execution::memory_pool::{
     human_readable_size, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
 };
+
+use crate::lock;
 
 /// DataFusion's `FairSpillPool`, with the share counted among the spilling consumers that hold
 /// memory rather than among all registered.
@@ -98,13 +100,6 @@ impl SharePool {
             state: Mutex::new(ShareState::default()),
         }
     }
-
-    fn state(&self) -> MutexGuard<'_, ShareState> {
-        // The state is counters, consistent after every update even if a holder panicked.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 impl fmt::Display for SharePool {
@@ -124,13 +119,13 @@ impl MemoryPool for SharePool {
 
     fn register(&self, consumer: &MemoryConsumer) {
         if consumer.can_spill() {
-            self.state().num_spill += 1;
+            lock(&self.state).num_spill += 1;
         }
     }
 
     fn unregister(&self, consumer: &MemoryConsumer) {
         if consumer.can_spill() {
-            let mut state = self.state();
+            let mut state = lock(&self.state);
             state.num_spill = state.num_spill.saturating_sub(1);
             if let Some(held) = state.held.remove(&consumer.id()) {
                 state.spillable = state.spillable.saturating_sub(held);
@@ -139,15 +134,15 @@ impl MemoryPool for SharePool {
     }
 
     fn grow(&self, reservation: &MemoryReservation, additional: usize) {
-        self.state().add(reservation.consumer(), additional);
+        lock(&self.state).add(reservation.consumer(), additional);
     }
 
     fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
-        self.state().remove(reservation.consumer(), shrink);
+        lock(&self.state).remove(reservation.consumer(), shrink);
     }
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
-        let mut state = self.state();
+        let mut state = lock(&self.state);
         let consumer = reservation.consumer();
         let available = state.available(consumer, self.pool_size);
         if additional > available {
@@ -165,7 +160,7 @@ impl MemoryPool for SharePool {
     }
 
     fn reserved(&self) -> usize {
-        let state = self.state();
+        let state = lock(&self.state);
         state.spillable + state.unspillable
     }
 
@@ -247,27 +242,25 @@ impl MergeCappedPool {
         }
     }
 
-    fn sorts(&self) -> MutexGuard<'_, Sorts> {
-        // Counters, consistent after every update even if a holder panicked.
-        self.sorts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Counts `bytes` taken (`grown`) or given back by `consumer` when it is a sort's.
+    /// Counts `bytes` taken (`grown`) or given back by `consumer` when it is a sort's: what a
+    /// sort gives back is its merge's credit; what a merge holds tells when it starts.
     fn count(&self, consumer: &MemoryConsumer, bytes: usize, grown: bool) {
         let name = consumer.name();
-        if !name.starts_with(SORTER) && !name.starts_with(MERGING[0]) {
-            return;
-        }
-        let mut sorts = self.sorts();
-        if let Some(&merge) = sorts.merge_of.get(&consumer.id()) {
-            if !grown {
+        if name.starts_with(SORTER) {
+            if grown {
+                return;
+            }
+            let mut sorts = lock(&self.sorts);
+            if let Some(merge) = sorts.merge_of.get(&consumer.id()).copied() {
                 if let Some(merge) = sorts.merges.get_mut(&merge) {
                     merge.credit = merge.credit.saturating_add(bytes);
                 }
             }
-        } else if let Some(merge) = sorts.merges.get_mut(&consumer.id()) {
+        } else if name.starts_with(MERGING[0]) {
+            let mut sorts = lock(&self.sorts);
+            let Some(merge) = sorts.merges.get_mut(&consumer.id()) else {
+                return;
+            };
             if grown && merge.held == 0 {
                 // A merge starting: what its sort gave back before is not its batches.
                 merge.credit = 0;
@@ -281,7 +274,7 @@ impl MergeCappedPool {
 
     /// Takes `bytes` of `merge`'s credit, if it has that much.
     fn take_credit(&self, merge: &MemoryConsumer, bytes: usize) -> bool {
-        let mut sorts = self.sorts();
+        let mut sorts = lock(&self.sorts);
         match sorts.merges.get_mut(&merge.id()) {
             Some(held) if held.credit >= bytes => {
                 held.credit -= bytes;
@@ -312,7 +305,7 @@ impl MemoryPool for MergeCappedPool {
             LAST_SORTER.set(Some(consumer.id()));
         } else if consumer.name().starts_with(MERGING[0]) {
             if let Some(sorter) = LAST_SORTER.take() {
-                let mut sorts = self.sorts();
+                let mut sorts = lock(&self.sorts);
                 sorts.merge_of.insert(sorter, consumer.id());
                 sorts.merges.insert(consumer.id(), MergeHeld::default());
             }
@@ -322,7 +315,7 @@ impl MemoryPool for MergeCappedPool {
 
     fn unregister(&self, consumer: &MemoryConsumer) {
         if consumer.name().starts_with(SORTER) || consumer.name().starts_with(MERGING[0]) {
-            let mut sorts = self.sorts();
+            let mut sorts = lock(&self.sorts);
             sorts.merge_of.remove(&consumer.id());
             sorts.merges.remove(&consumer.id());
         }

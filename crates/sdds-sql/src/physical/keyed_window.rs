@@ -42,9 +42,9 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::grouped_window::GroupedWindowExec;
 use super::narrow_window::{
-    append_taken, batch_of, lock, nulled_columns, nulled_schema, read_columns, window_exprs,
-    StreamSource,
+    append_taken, batch_of, nulled_columns, nulled_schema, read_columns, window_exprs, StreamSource,
 };
+use crate::lock;
 
 /// Columns the chain never reads below which keeping whole rows aside is not worth it.
 const MIN_UNREAD_COLUMNS: usize = 4;

@@ -37,6 +37,8 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
+use crate::lock;
+
 /// Unread columns below which narrowing is not worth a second stream.
 const MIN_UNREAD_COLUMNS: usize = 4;
 
@@ -353,12 +355,6 @@ pub(super) fn rejoin(
         offset += len;
     }
     Ok(out)
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A leaf that hands out a stream built beforehand, once.
