@@ -799,6 +799,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn spilled_runs_and_repeating_values_read_back_as_they_were() {
+        // LZ4 codes a run as a match overlapping its own output: zero-filled buffers (offset
+        // 1), and values repeating every 2 to 40 bytes, in and around the 32-byte line between
+        // the decoder's short and long copies (vendor/lz4_flex/PATCHED.md).
+        let repeating: Vec<Vec<u8>> = (1..=40_usize)
+            .flat_map(|period| {
+                [5, 32, 33, 100, 4099].map(move |len| {
+                    (0..len)
+                        .map(|i| u8::try_from(i % period * 5 + 1).unwrap())
+                        .collect()
+                })
+            })
+            .collect();
+        let rows = repeating.len();
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("zeros", DataType::Int64, true),
+            Field::new("repeating", DataType::Binary, false),
+        ]));
+        let zeros = Int64Array::from_iter((0..rows).map(|i| (i % 50 != 7).then_some(0)));
+        let values = arrow::array::BinaryArray::from_iter_values(&repeating);
+        let written =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(zeros), Arc::new(values)]).unwrap();
+        let stream = futures::stream::iter([Ok(written.clone())]);
+        let streams: Vec<SendableRecordBatchStream> = vec![Box::pin(
+            RecordBatchStreamAdapter::new(schema.clone(), stream),
+        )];
+        let runtime = RuntimeEnvBuilder::new().build_arc().unwrap();
+        let stored = StoredRows::store("t", streams, &runtime, 0).await.unwrap();
+        let Rows::Disk { file, .. } = &stored.partitions[0].rows else {
+            panic!("a budget of 0 spills");
+        };
+        let on_disk = std::fs::metadata(file.path().unwrap()).unwrap().len();
+        assert!(
+            on_disk * 4 < get_record_batch_memory_size(&written) as u64,
+            "{on_disk} bytes on disk: the runs were not compressed"
+        );
+        let read: Vec<RecordBatch> = stored.read(0, None).unwrap().try_collect().await.unwrap();
+        assert_eq!(read, vec![written.clone()]);
+        let projected: Vec<RecordBatch> = stored
+            .read(0, Some(&vec![1]))
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(projected, vec![written.project(&[1]).unwrap()]);
+    }
+
+    #[tokio::test]
     async fn a_scan_is_hash_partitioned_only_where_its_readers_can_pair_with_it() {
         let schema: SchemaRef = Arc::new(Schema::new(vec![
             Field::new("k", DataType::Int64, false),
