@@ -172,11 +172,7 @@ impl MemoryPool for SharePool {
 /// Names of the DataFusion consumers that merge spilled files: a sort's merge phase
 /// (`ExternalSorterMerge[partition]`), and the grouped aggregates that, once spilled, merge
 /// their sorted runs under the same consumer they hashed with.
-const MERGING: [&str; 3] = [
-    "ExternalSorterMerge",
-    AGGREGATES_MERGING[0],
-    AGGREGATES_MERGING[1],
-];
+const MERGING: [&str; 3] = [SORT_MERGE, AGGREGATES_MERGING[0], AGGREGATES_MERGING[1]];
 
 /// The aggregates among [`MERGING`], which merge under the consumer they hashed with.
 const AGGREGATES_MERGING: [&str; 2] = ["FinalHashAggregateStream", "SingleHashAggregateStream"];
@@ -226,6 +222,9 @@ struct MergeHeld {
 /// Name of the consumer whose reservation holds a sort's batches (`ExternalSorter[partition]`).
 const SORTER: &str = "ExternalSorter[";
 
+/// Name of the consumer merging a sort's batches or spilled files (`ExternalSorterMerge[p]`).
+const SORT_MERGE: &str = "ExternalSorterMerge";
+
 thread_local! {
     /// The batch consumer of a sort registered last on this thread: DataFusion registers a
     /// sort's merge consumer right after it, on the same thread.
@@ -256,7 +255,7 @@ impl MergeCappedPool {
                     merge.credit = merge.credit.saturating_add(bytes);
                 }
             }
-        } else if name.starts_with(MERGING[0]) {
+        } else if name.starts_with(SORT_MERGE) {
             let mut sorts = lock(&self.sorts);
             let Some(merge) = sorts.merges.get_mut(&consumer.id()) else {
                 return;
@@ -270,6 +269,59 @@ impl MergeCappedPool {
                 false => merge.held.saturating_sub(bytes),
             };
         }
+    }
+
+    /// The pool's limit in bytes.
+    fn limit(&self) -> usize {
+        match self.inner.memory_limit() {
+            MemoryLimit::Finite(limit) => limit,
+            _ => usize::MAX,
+        }
+    }
+
+    /// `try_grow` with merges held to their cap and aggregates' run streams let through.
+    fn try_grow_capped(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
+        let wanted = reservation.size().saturating_add(additional);
+        // Beyond its cap a merge may still grow while a quarter of the pool stays free after
+        // it: a sort that merges while little else runs need not merge in several passes.
+        // (Checked in that order: the pool's total is looked up only for a merge past its cap.)
+        let runs_low = || {
+            let limit = self.limit();
+            let free_after = limit.saturating_sub(self.inner.reserved().saturating_add(additional));
+            free_after < limit / 4
+        };
+        if wanted > self.merge_cap
+            && MERGING
+                .iter()
+                .any(|name| reservation.consumer().name().starts_with(name))
+            && runs_low()
+            && !self.take_credit(reservation.consumer(), additional)
+        {
+            return Err(resources_datafusion_err!(
+                "Failed to allocate additional {additional} bytes for {}: a merge of spilled \
+                 files may hold at most {} bytes",
+                reservation.consumer().name(),
+                self.merge_cap
+            ));
+        }
+        let refused = match self.inner.try_grow(reservation, additional) {
+            Ok(()) => return Ok(()),
+            Err(refused) => refused,
+        };
+        // An aggregate merging its spilled runs reads them under the consumer it hashed with,
+        // whose share its hash table may have used up; the few batches a run's stream needs
+        // next come from free memory, as what cannot spill does. (A hash table this small
+        // that the pool refuses would spill only a few batches.)
+        if wanted <= self.merge_cap / STREAM_SHARE_OF_CAP
+            && AGGREGATES_MERGING
+                .iter()
+                .any(|name| reservation.consumer().name().starts_with(name))
+            && self.inner.reserved().saturating_add(additional) <= self.limit()
+        {
+            self.inner.grow(reservation, additional);
+            return Ok(());
+        }
+        Err(refused)
     }
 
     /// Takes `bytes` of `merge`'s credit, if it has that much.
@@ -303,7 +355,7 @@ impl MemoryPool for MergeCappedPool {
     fn register(&self, consumer: &MemoryConsumer) {
         if consumer.name().starts_with(SORTER) {
             LAST_SORTER.set(Some(consumer.id()));
-        } else if consumer.name().starts_with(MERGING[0]) {
+        } else if consumer.name().starts_with(SORT_MERGE) {
             if let Some(sorter) = LAST_SORTER.take() {
                 let mut sorts = lock(&self.sorts);
                 sorts.merge_of.insert(sorter, consumer.id());
@@ -314,7 +366,7 @@ impl MemoryPool for MergeCappedPool {
     }
 
     fn unregister(&self, consumer: &MemoryConsumer) {
-        if consumer.name().starts_with(SORTER) || consumer.name().starts_with(MERGING[0]) {
+        if consumer.name().starts_with(SORTER) || consumer.name().starts_with(SORT_MERGE) {
             let mut sorts = lock(&self.sorts);
             sorts.merge_of.remove(&consumer.id());
             sorts.merges.remove(&consumer.id());
@@ -344,59 +396,6 @@ impl MemoryPool for MergeCappedPool {
 
     fn memory_limit(&self) -> MemoryLimit {
         self.inner.memory_limit()
-    }
-}
-
-impl MergeCappedPool {
-    fn try_grow_capped(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
-        let wanted = reservation.size().saturating_add(additional);
-        // Beyond its cap a merge may still grow while a quarter of the pool stays free after
-        // it: a sort that merges while little else runs need not merge in several passes.
-        // (Checked in that order: the pool's total is looked up only for a merge past its cap.)
-        let runs_low = || {
-            let limit = match self.inner.memory_limit() {
-                MemoryLimit::Finite(limit) => limit,
-                _ => usize::MAX,
-            };
-            let free_after = limit.saturating_sub(self.inner.reserved().saturating_add(additional));
-            free_after < limit / 4
-        };
-        if wanted > self.merge_cap
-            && MERGING
-                .iter()
-                .any(|name| reservation.consumer().name().starts_with(name))
-            && runs_low()
-            && !self.take_credit(reservation.consumer(), additional)
-        {
-            return Err(resources_datafusion_err!(
-                "Failed to allocate additional {additional} bytes for {}: a merge of spilled \
-                 files may hold at most {} bytes",
-                reservation.consumer().name(),
-                self.merge_cap
-            ));
-        }
-        let refused = match self.inner.try_grow(reservation, additional) {
-            Ok(()) => return Ok(()),
-            Err(refused) => refused,
-        };
-        // An aggregate merging its spilled runs reads them under the consumer it hashed with,
-        // whose share its hash table may have used up; the few batches a run's stream needs
-        // next come from free memory, as what cannot spill does. (A hash table this small
-        // that the pool refuses would spill only a few batches.)
-        let limit = match self.inner.memory_limit() {
-            MemoryLimit::Finite(limit) => limit,
-            _ => usize::MAX,
-        };
-        if wanted <= self.merge_cap / STREAM_SHARE_OF_CAP
-            && AGGREGATES_MERGING
-                .iter()
-                .any(|name| reservation.consumer().name().starts_with(name))
-            && self.inner.reserved().saturating_add(additional) <= limit
-        {
-            self.inner.grow(reservation, additional);
-            return Ok(());
-        }
-        Err(refused)
     }
 }
 
