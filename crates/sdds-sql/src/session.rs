@@ -246,12 +246,10 @@ async fn plan_statement(
     dialect::name_columns_as_athena(&mut statement);
     dialect::count_case_memberships(&mut statement);
     let aggregates: HashSet<String> = ctx.state().aggregate_functions().keys().cloned().collect();
-    let stored = match CtePlan::new(&mut statement, &aggregates) {
-        Some(plan) => Some(plan.execute(ctx).await?),
-        None => None,
+    let plan = match CtePlan::new(&mut statement, &aggregates) {
+        Some(ctes) => ctes.execute(ctx, statement).await?,
+        None => ctx.state().statement_to_plan(statement).await?,
     };
-    let plan = ctx.state().statement_to_plan(statement).await?;
-    drop(stored);
     Ok(ctx.execute_logical_plan(plan).await?)
 }
 

@@ -11,27 +11,33 @@
 //! JOINs (AWS's `seller_invoice_id_mapping`): whole, it can be many times larger than all of its
 //! lookups need, so each lookup computes its own pruned part instead.
 //!
+//! A stored CTE keeps only the columns its readers read: they are planned first, against its
+//! table still without rows, and what their optimized plans scan of it is what it computes.
+//!
 //! Shaped as delta-rs shapes its operations: [`CtePlan::new`] looks at the statement's syntax
-//! and decides, [`CtePlan::execute`] computes and stores, and dropping the [`StoredCtes`] it
-//! returns, once the statement is planned, removes the stored tables' names (the plan keeps
-//! their rows).
+//! and decides; [`CtePlan::execute`] plans the statement, then computes and stores, each stored
+//! CTE's rows given to the table its readers' plans already hold.
 
 mod sketch;
 mod stored;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use arrow::datatypes::Schema;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::Result;
+use datafusion::datasource::TableProvider;
+use datafusion::logical_expr::{Expr as LogicalExpr, LogicalPlan};
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
     Cte, Expr, Function, GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName,
-    ObjectNamePart, Query, Select, SetExpr, Statement, TableAlias, TableFactor, Visit, VisitMut,
-    Visitor, VisitorMut,
+    ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableAlias, TableFactor, Visit,
+    VisitMut, Visitor, VisitorMut,
 };
 
 pub(crate) use stored::StoredExec;
@@ -167,58 +173,37 @@ impl CtePlan {
             .collect()
     }
 
-    /// Computes each stored CTE, in definition order, and registers its rows under its stored
-    /// name in `ctx`.
-    pub async fn execute(self, ctx: &SessionContext) -> Result<StoredCtes> {
-        let mut registered = StoredCtes {
+    /// Plans `statement` (as [`CtePlan::new`] rewrote it) and computes its stored CTEs, in
+    /// definition order. Each stored CTE keeps only the columns its readers read: AWS's CTEs
+    /// pass every column of the feeds' wide rows along, and each one kept is held, spilled and
+    /// read back by every CTE it passes through. The returned plan reads the stored rows.
+    pub async fn execute(
+        self,
+        ctx: &SessionContext,
+        statement: DfStatement,
+    ) -> Result<LogicalPlan> {
+        // The stored tables' names go when this does; the plans keep their rows.
+        let mut registered = Registered {
             ctx: ctx.clone(),
             names: Vec::new(),
         };
-        let references: Vec<Vec<usize>> = {
-            let index: HashMap<String, usize> = self
-                .ctes
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (normalize(&c.alias.name), i))
-                .collect();
-            let index: HashMap<&str, usize> = index.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-            self.ctes
-                .iter()
-                .map(|c| references_in(&c.query, &index))
-                .collect()
-        };
-        let stored: Vec<bool> = self.stored_as.iter().map(Option::is_some).collect();
+        let references = self.references();
+        let tables = self
+            .register_pending(ctx, &references, &mut registered)
+            .await?;
+        let state = ctx.state();
+        let body = state.statement_to_plan(statement).await?;
+        let plans = self.pruned_plans(ctx, &references, &body, &tables).await?;
         let mut held = 0;
-        for (k, stored_as) in self.stored_as.iter().enumerate() {
-            let Some(stored_as) = stored_as else {
-                continue;
-            };
-            // WITH <the inlined CTEs this one needs> SELECT * FROM <this one>
-            let needed = needed(&[k], &references, &stored, true);
-            let mut with = with_clause();
-            with.cte_tables = self
-                .ctes
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| needed.contains(i))
-                .map(|(_, c)| c.clone())
-                .collect();
-            let name = self.ctes[k].alias.name.clone();
-            let sql = format!("SELECT * FROM {name}");
-            let mut select = match datafusion::sql::parser::DFParser::parse_sql(&sql)?.pop_front() {
-                Some(DfStatement::Statement(s)) => *s,
-                _ => unreachable!("a SELECT parses"),
-            };
-            if let Statement::Query(q) = &mut select {
-                q.with = Some(with);
-            }
-            let plan = ctx
-                .state()
-                .statement_to_plan(DfStatement::Statement(Box::new(select)))
-                .await?;
+        for (k, stored_as, plan) in plans.into_iter().rev() {
+            let name = &self.ctes[k].alias.name;
+            let table = &tables[stored_as];
             let started = std::time::Instant::now();
-            let frame = ctx.execute_logical_plan(plan).await?;
-            let physical = frame.create_physical_plan().await?;
+            // Optimized already: executed as it was read for its columns.
+            let physical = state
+                .query_planner()
+                .create_physical_plan(&plan, &state)
+                .await?;
             let streams = datafusion::physical_plan::execute_stream_partitioned(
                 Arc::clone(&physical),
                 ctx.task_ctx(),
@@ -230,6 +215,8 @@ impl CtePlan {
             held += rows.memory_size();
             tracing::debug!(
                 cte = %name.value,
+                columns = physical.schema().fields().len(),
+                of = table.schema().fields().len(),
                 rows = rows.num_rows(),
                 bytes_in_memory = rows.memory_size(),
                 spilled_partitions = rows.spilled_partitions(),
@@ -241,29 +228,171 @@ impl CtePlan {
                 plan = %DisplayableExecutionPlan::with_metrics(physical.as_ref()).indent(true),
                 "stored CTE plan with metrics"
             );
-            ctx.register_table(stored_as.as_str(), Arc::new(StoredTable::new(rows)))?;
-            registered.names.push(stored_as.clone());
+            table.fill(rows)?;
         }
-        Ok(registered)
+        Ok(body)
+    }
+
+    /// Registers a table for each stored CTE, without rows yet, so that what reads it can be
+    /// planned before it is computed.
+    async fn register_pending(
+        &self,
+        ctx: &SessionContext,
+        references: &[Vec<usize>],
+        registered: &mut Registered,
+    ) -> Result<HashMap<String, Arc<StoredTable>>> {
+        let state = ctx.state();
+        let mut tables = HashMap::new();
+        for (k, name) in self.stored_ctes() {
+            let plan = state
+                .statement_to_plan(self.select(k, references, None)?)
+                .await?;
+            // Analysed, so types are coerced (a CASE of a zoneless and a UTC timestamp is UTC);
+            // every column nullable, as the rows' own schema may say where the plan's doesn't.
+            let plan =
+                state
+                    .analyzer()
+                    .execute_and_check(plan, state.config_options(), |_, _| {})?;
+            let fields = plan.schema().fields().iter();
+            let schema = Schema::new(
+                fields
+                    .map(|f| f.as_ref().clone().with_nullable(true))
+                    .collect::<Vec<_>>(),
+            );
+            let table = Arc::new(StoredTable::pending(Arc::new(schema)));
+            ctx.register_table(name, Arc::clone(&table) as _)?;
+            registered.names.push(name.to_owned());
+            tables.insert(name.to_owned(), table);
+        }
+        Ok(tables)
+    }
+
+    /// The optimized plan of each stored CTE, last to first, selecting only the columns that
+    /// `body` and the later stored CTEs read of it.
+    async fn pruned_plans(
+        &self,
+        ctx: &SessionContext,
+        references: &[Vec<usize>],
+        body: &LogicalPlan,
+        tables: &HashMap<String, Arc<StoredTable>>,
+    ) -> Result<Vec<(usize, &str, LogicalPlan)>> {
+        let state = ctx.state();
+        let mut read: HashMap<String, BTreeSet<usize>> = HashMap::new();
+        columns_read(&state.optimize(body)?, tables, &mut read)?;
+        let mut plans = Vec::new();
+        for (k, name) in self.stored_ctes().rev() {
+            let schema = tables[name].schema();
+            let mut columns: Vec<String> = read
+                .get(name)
+                .into_iter()
+                .flatten()
+                .map(|&i| schema.field(i).name().clone())
+                .collect();
+            if columns.is_empty() {
+                // Read only for its row count: any one column keeps the rows.
+                columns.extend(schema.fields().first().map(|f| f.name().clone()));
+            }
+            let plan = state
+                .statement_to_plan(self.select(k, references, Some(&columns))?)
+                .await?;
+            let plan = state.optimize(&plan)?;
+            columns_read(&plan, tables, &mut read)?;
+            plans.push((k, name, plan));
+        }
+        Ok(plans)
+    }
+
+    /// The stored CTEs' indices and stored names, in definition order.
+    fn stored_ctes(&self) -> impl DoubleEndedIterator<Item = (usize, &str)> {
+        (self.stored_as.iter().enumerate()).filter_map(|(k, s)| Some((k, s.as_deref()?)))
+    }
+
+    /// For each CTE, the inlined CTEs it reads (the stored ones are renamed tables by now).
+    fn references(&self) -> Vec<Vec<usize>> {
+        let names: Vec<String> = self.ctes.iter().map(|c| normalize(&c.alias.name)).collect();
+        let index: HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        self.ctes
+            .iter()
+            .map(|c| references_in(&c.query, &index))
+            .collect()
+    }
+
+    /// `WITH <the inlined CTEs CTE k needs> SELECT <columns, or *> FROM <CTE k>`.
+    fn select(
+        &self,
+        k: usize,
+        references: &[Vec<usize>],
+        columns: Option<&[String]>,
+    ) -> Result<DfStatement> {
+        let stored: Vec<bool> = self.stored_as.iter().map(Option::is_some).collect();
+        let needed = needed(&[k], references, &stored, true);
+        let mut with = with_clause();
+        with.cte_tables = self
+            .ctes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| needed.contains(i))
+            .map(|(_, c)| c.clone())
+            .collect();
+        let sql = format!("SELECT * FROM {}", self.ctes[k].alias.name);
+        let mut select = match datafusion::sql::parser::DFParser::parse_sql(&sql)?.pop_front() {
+            Some(DfStatement::Statement(s)) => *s,
+            _ => unreachable!("a SELECT parses"),
+        };
+        if let Statement::Query(q) = &mut select {
+            q.with = Some(with);
+            if let (Some(columns), SetExpr::Select(body)) = (columns, q.body.as_mut()) {
+                body.projection = columns
+                    .iter()
+                    .map(|c| SelectItem::UnnamedExpr(Expr::Identifier(Ident::with_quote('"', c))))
+                    .collect();
+            }
+        }
+        Ok(DfStatement::Statement(Box::new(select)))
     }
 }
 
-/// The stored tables of one statement, registered in the session while this lives: plans made
-/// meanwhile read them, and keep their rows after it is dropped.
-pub struct StoredCtes {
+/// Adds to `read` the columns of each table of `tables` that an optimized `plan` (its
+/// projections and filters pushed into its scans) reads.
+fn columns_read(
+    plan: &LogicalPlan,
+    tables: &HashMap<String, Arc<StoredTable>>,
+    read: &mut HashMap<String, BTreeSet<usize>>,
+) -> Result<()> {
+    plan.apply_with_subqueries(|node| {
+        let LogicalPlan::TableScan(scan) = node else {
+            return Ok(TreeNodeRecursion::Continue);
+        };
+        let name = scan.table_name.table();
+        let Some(table) = tables.get(name) else {
+            return Ok(TreeNodeRecursion::Continue);
+        };
+        let schema = table.schema();
+        let columns = read.entry(name.to_owned()).or_default();
+        match &scan.projection {
+            Some(projection) => columns.extend(projection.iter().copied()),
+            None => columns.extend(0..schema.fields().len()),
+        }
+        for column in scan.filters.iter().flat_map(LogicalExpr::column_refs) {
+            columns.insert(schema.index_of(&column.name)?);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(())
+}
+
+/// The stored tables' names while a statement is planned: plans made meanwhile read them, and
+/// keep their rows after the names are gone.
+struct Registered {
     ctx: SessionContext,
     names: Vec<String>,
 }
 
-impl std::fmt::Debug for StoredCtes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredCtes")
-            .field("names", &self.names)
-            .finish()
-    }
-}
-
-impl Drop for StoredCtes {
+impl Drop for Registered {
     fn drop(&mut self) {
         for name in &self.names {
             let _ = self.ctx.deregister_table(name.as_str());

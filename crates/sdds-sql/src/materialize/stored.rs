@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::BooleanArray;
 use arrow::compute::filter_record_batch;
@@ -17,7 +17,8 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{
-    internal_err, project_schema, ColumnStatistics, DFSchema, Result, Statistics,
+    internal_datafusion_err, internal_err, project_schema, ColumnStatistics, DFSchema, Result,
+    Statistics,
 };
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
@@ -347,38 +348,80 @@ fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     )?)
 }
 
-/// A stored subplan as a table.
-#[derive(Debug, Clone)]
+/// A stored subplan as a table. It is registered, and what reads it planned, before its rows
+/// exist: those plans say which of its columns are read, and only those are stored
+/// ([`StoredTable::fill`]). It is scanned once they are.
+#[derive(Debug)]
 pub struct StoredTable {
-    rows: Arc<StoredRows>,
+    /// The subplan's schema: every column it gives, stored or not.
+    schema: SchemaRef,
+    rows: OnceLock<Arc<StoredRows>>,
 }
 
 impl StoredTable {
-    /// The table over `rows`.
-    pub fn new(rows: StoredRows) -> StoredTable {
+    /// The table of a subplan giving `schema`, still without rows.
+    pub fn pending(schema: SchemaRef) -> StoredTable {
         StoredTable {
-            rows: Arc::new(rows),
+            schema,
+            rows: OnceLock::new(),
         }
     }
 
-    /// The rows behind it.
-    pub fn rows(&self) -> &StoredRows {
-        &self.rows
+    /// Gives the table its rows: some or all of its columns, by name. A table is filled once.
+    pub fn fill(&self, rows: StoredRows) -> Result<()> {
+        for field in rows.schema.fields() {
+            let declared = self.schema.field_with_name(field.name())?;
+            if declared.data_type() != field.data_type() {
+                return internal_err!(
+                    "stored column {} is {}, planned as {}",
+                    field.name(),
+                    field.data_type(),
+                    declared.data_type()
+                );
+            }
+        }
+        self.rows
+            .set(Arc::new(rows))
+            .map_err(|_| internal_datafusion_err!("stored rows given twice"))
     }
 
-    fn statistics(&self) -> Statistics {
-        Statistics {
-            num_rows: Precision::Exact(self.rows.num_rows()),
-            total_byte_size: Precision::Absent,
-            column_statistics: self.rows.column_stats.clone(),
-        }
+    /// Its rows, once filled.
+    pub fn rows(&self) -> Option<&StoredRows> {
+        self.rows.get().map(Arc::as_ref)
+    }
+
+    /// `projection` (over all the subplan's columns) over the stored ones.
+    fn stored_projection(
+        &self,
+        rows: &StoredRows,
+        projection: Option<&Vec<usize>>,
+    ) -> Result<Vec<usize>> {
+        let all: Vec<usize>;
+        let projection = match projection {
+            Some(projection) => projection,
+            None => {
+                all = (0..self.schema.fields().len()).collect();
+                &all
+            }
+        };
+        projection
+            .iter()
+            .map(|&i| {
+                let name = self.schema.field(i).name();
+                rows.schema.index_of(name).map_err(|_| {
+                    internal_datafusion_err!(
+                        "column {name} of a stored subplan is read but was not stored"
+                    )
+                })
+            })
+            .collect()
     }
 }
 
 #[async_trait]
 impl TableProvider for StoredTable {
     fn schema(&self) -> SchemaRef {
-        self.rows.schema.clone()
+        self.schema.clone()
     }
 
     fn table_type(&self) -> TableType {
@@ -392,16 +435,20 @@ impl TableProvider for StoredTable {
         filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let Some(rows) = self.rows.get() else {
+            return internal_err!("a stored subplan is read before it is computed");
+        };
+        let projection = self.stored_projection(rows, projection)?;
         let predicate = match conjunction(filters.iter().cloned()) {
             Some(expr) => {
-                let schema = DFSchema::try_from(self.rows.schema.as_ref().clone())?;
+                let schema = DFSchema::try_from(rows.schema.as_ref().clone())?;
                 Some(state.create_physical_expr(expr, &schema)?)
             }
             None => None,
         };
         Ok(Arc::new(StoredExec::try_new(
-            self.rows.clone(),
-            projection.cloned(),
+            rows.clone(),
+            Some(projection),
             predicate,
             state.config().target_partitions(),
         )?))
@@ -414,10 +461,6 @@ impl TableProvider for StoredTable {
         // Every filter is applied in the scan, and counted when planned: a join then knows
         // exactly how many rows a filtered stored CTE gives.
         Ok(vec![TableProviderFilterPushDown::Exact; filters.len()])
-    }
-
-    fn statistics(&self) -> Option<Statistics> {
-        Some(self.statistics())
     }
 }
 
@@ -595,9 +638,10 @@ impl DisplayAs for StoredExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
             f,
-            "StoredExec: {}, rows={}, spilled_partitions={}",
+            "StoredExec: {}, rows={}, columns={}, spilled_partitions={}",
             self.rows.name,
             self.rows.num_rows(),
+            self.rows.schema.fields().len(),
             self.rows.spilled_partitions()
         )?;
         if let Some(predicate) = &self.predicate {
