@@ -396,15 +396,9 @@ impl StoredTable {
         rows: &StoredRows,
         projection: Option<&Vec<usize>>,
     ) -> Result<Vec<usize>> {
-        let all: Vec<usize>;
-        let projection = match projection {
-            Some(projection) => projection,
-            None => {
-                all = (0..self.schema.fields().len()).collect();
-                &all
-            }
-        };
+        let all: Vec<usize> = (0..self.schema.fields().len()).collect();
         projection
+            .unwrap_or(&all)
             .iter()
             .map(|&i| {
                 let name = self.schema.field(i).name();
