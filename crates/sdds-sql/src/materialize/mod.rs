@@ -163,16 +163,6 @@ impl CtePlan {
         Some(CtePlan { ctes, stored_as })
     }
 
-    /// Names of the stored CTEs, in the order they are computed.
-    pub fn stored(&self) -> Vec<&str> {
-        self.ctes
-            .iter()
-            .zip(&self.stored_as)
-            .filter(|(_, s)| s.is_some())
-            .map(|(c, _)| c.alias.name.value.as_str())
-            .collect()
-    }
-
     /// Plans `statement` (as [`CtePlan::new`] rewrote it) and computes its stored CTEs, in
     /// definition order. Each stored CTE keeps only the columns its readers read: AWS's CTEs
     /// pass every column of the feeds' wide rows along, and each one kept is held, spilled and

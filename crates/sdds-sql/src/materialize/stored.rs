@@ -385,11 +385,6 @@ impl StoredTable {
             .map_err(|_| internal_datafusion_err!("stored rows given twice"))
     }
 
-    /// Its rows, once filled.
-    pub fn rows(&self) -> Option<&StoredRows> {
-        self.rows.get().map(Arc::as_ref)
-    }
-
     /// `projection` (over all the subplan's columns) over the stored ones.
     fn stored_projection(
         &self,
