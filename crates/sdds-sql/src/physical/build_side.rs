@@ -38,7 +38,7 @@ use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
 use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 
-use super::{GroupedWindowExec, NarrowWindowExec};
+use super::{GroupedWindowExec, NarrowWindowExec, RankingWindowExec};
 
 /// Rows a known side may have to be made the build side.
 const MAX_KNOWN_BUILD_ROWS: usize = 2_000_000;
@@ -133,6 +133,7 @@ pub(super) fn prunable(plan: &Arc<dyn ExecutionPlan>) -> bool {
         || plan.is::<WindowAggExec>()
         || plan.is::<GroupedWindowExec>()
         || plan.is::<NarrowWindowExec>()
+        || plan.is::<RankingWindowExec>()
     {
         return false;
     }

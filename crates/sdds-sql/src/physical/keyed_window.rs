@@ -20,7 +20,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{internal_err, DataFusionError, Result};
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
 use datafusion::execution::spill_file::SpillFile;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::utils::collect_columns;
@@ -44,10 +44,16 @@ use super::grouped_window::GroupedWindowExec;
 use super::narrow_window::{
     append_taken, batch_of, nulled_columns, nulled_schema, read_columns, window_exprs, StreamSource,
 };
+use super::ranking_window::RankingWindowExec;
 use crate::lock;
 
 /// Columns the chain never reads below which keeping whole rows aside is not worth it.
 const MIN_UNREAD_COLUMNS: usize = 4;
+
+/// Whole rows kept aside may hold this fraction of the memory limit (over all partitions): the
+/// rest stays for the chain's sorts, which would otherwise spill and merge what a row store
+/// writes and reads only once.
+const ROWS_SHARE: usize = 8;
 
 /// Rows that did not fit in memory are written in files of about this size.
 const SPILL_CHUNK_BYTES: usize = 64 << 20;
@@ -114,10 +120,15 @@ fn rewrite(plan: Arc<dyn ExecutionPlan>, order_needed: bool) -> Result<Arc<dyn E
 
 /// The window expressions of a window operator, ours included; `None` for any other plan.
 fn chain_window_exprs(plan: &dyn ExecutionPlan) -> Option<&[Arc<dyn WindowExpr>]> {
-    window_exprs(plan).or_else(|| {
-        plan.downcast_ref::<GroupedWindowExec>()
-            .map(GroupedWindowExec::window_expr)
-    })
+    window_exprs(plan)
+        .or_else(|| {
+            plan.downcast_ref::<GroupedWindowExec>()
+                .map(GroupedWindowExec::window_expr)
+        })
+        .or_else(|| {
+            plan.downcast_ref::<RankingWindowExec>()
+                .map(RankingWindowExec::window_expr)
+        })
 }
 
 /// A chain of sorts and windows run over the columns it reads and a row number, the whole rows
@@ -414,7 +425,14 @@ impl ExecutionPlan for KeySortWindowExec {
         let reservation = MemoryConsumer::new(format!("KeySortWindowExec[{partition}] rows"))
             .with_can_spill(true)
             .register(context.memory_pool());
-        let store = RowStore::new(spill, reservation, SPILL_CHUNK_BYTES);
+        let memory_cap = match context.memory_pool().memory_limit() {
+            MemoryLimit::Finite(limit) => {
+                let partitions = self.input.output_partitioning().partition_count();
+                limit / ROWS_SHARE / partitions.max(1)
+            }
+            _ => usize::MAX,
+        };
+        let store = RowStore::new(spill, reservation, memory_cap, SPILL_CHUNK_BYTES);
         let rows = Arc::new(Mutex::new(Some(store)));
         let narrowed = narrow(wide, Arc::clone(&rows), self.narrow_schema(), self.row_slot);
         let chain = self.over(narrowed)?;
@@ -512,6 +530,9 @@ fn narrow(
 struct RowStore {
     rows: usize,
     memory: Vec<RecordBatch>,
+    memory_bytes: usize,
+    /// Bytes of rows kept in memory at most, so the chain's sorts keep the pool.
+    memory_cap: usize,
     /// Rows past memory not yet written, and the files written.
     pending: Vec<RecordBatch>,
     pending_bytes: usize,
@@ -523,10 +544,17 @@ struct RowStore {
 }
 
 impl RowStore {
-    fn new(spill: SpillManager, reservation: MemoryReservation, chunk_bytes: usize) -> Self {
+    fn new(
+        spill: SpillManager,
+        reservation: MemoryReservation,
+        memory_cap: usize,
+        chunk_bytes: usize,
+    ) -> Self {
         Self {
             rows: 0,
             memory: Vec::new(),
+            memory_bytes: 0,
+            memory_cap,
             pending: Vec::new(),
             pending_bytes: 0,
             files: Vec::new(),
@@ -542,8 +570,10 @@ impl RowStore {
         // Once a batch went past memory, all later ones follow it, keeping the order.
         if self.files.is_empty()
             && self.pending.is_empty()
+            && self.memory_bytes + size <= self.memory_cap
             && self.reservation.try_grow(size).is_ok()
         {
+            self.memory_bytes += size;
             self.memory.push(batch);
             return Ok(());
         }
@@ -757,9 +787,13 @@ mod tests {
             .build_arc()
             .unwrap();
         let metrics = ExecutionPlanMetricsSet::new();
-        let spill = SpillManager::new(runtime, SpillMetrics::new(&metrics, 0), schema);
+        let spill = SpillManager::new(
+            Arc::clone(&runtime),
+            SpillMetrics::new(&metrics, 0),
+            Arc::clone(&schema),
+        );
         let reservation = MemoryConsumer::new("rows").register(&pool);
-        let mut store = RowStore::new(spill, reservation, 2 * size);
+        let mut store = RowStore::new(spill, reservation, usize::MAX, 2 * size);
         for batch in &batches {
             store.push(batch.clone()).unwrap();
         }
@@ -776,6 +810,15 @@ mod tests {
             .collect();
         assert_eq!(values, (0..700).collect::<Vec<i64>>());
         assert_eq!(pool.reserved(), 0);
+        // Held to its cap, a store keeps fewer batches in memory though the pool has room.
+        let spill = SpillManager::new(runtime, SpillMetrics::new(&metrics, 1), schema);
+        let reservation = MemoryConsumer::new("capped rows").register(&pool);
+        let mut capped = RowStore::new(spill, reservation, size, 10 * size);
+        for batch in &batches[..3] {
+            capped.push(batch.clone()).unwrap();
+        }
+        assert_eq!((capped.memory.len(), capped.pending.len()), (1, 2));
+        drop(capped);
         let spilled = metrics.clone_inner();
         assert_eq!(spilled.spill_count(), Some(3));
         assert_eq!(spilled.spilled_rows(), Some(500));

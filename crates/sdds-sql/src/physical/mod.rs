@@ -4,6 +4,7 @@ mod build_side;
 mod grouped_window;
 mod keyed_window;
 mod narrow_window;
+mod ranking_window;
 mod reduced_build;
 mod wide_groups;
 
@@ -16,12 +17,13 @@ pub use build_side::BuildOnKnownSide;
 pub use grouped_window::{GroupWholePartitionWindows, GroupedWindowExec};
 pub use keyed_window::{KeySortWindowExec, SortWindowKeysOnly};
 pub use narrow_window::{NarrowWindowExec, NarrowWindowInputs};
+pub use ranking_window::{CountRankingWindows, RankingWindowExec};
 pub use reduced_build::BuildOnReducedSide;
 pub use wide_groups::{BatchSizeExec, BoundWideGroupBatches};
 
 /// DataFusion's physical optimizer rules with ours: [`BuildOnKnownSide`] and then
 /// [`BuildOnReducedSide`] (for a session limited to `memory_limit` bytes) right after join
-/// selection, [`GroupWholePartitionWindows`], [`SortWindowKeysOnly`] and [`NarrowWindowInputs`]
+/// selection, [`CountRankingWindows`], [`GroupWholePartitionWindows`], [`SortWindowKeysOnly`] and [`NarrowWindowInputs`]
 /// at the end (they keep every requirement of the plan they replace; the second only where no
 /// operator above needs its order), and last [`BoundWideGroupBatches`].
 pub fn optimizer_rules(
@@ -36,6 +38,7 @@ pub fn optimizer_rules(
     if let Some(limit) = memory_limit {
         rules.insert(after + 1, Arc::new(BuildOnReducedSide::new(limit)));
     }
+    rules.push(Arc::new(CountRankingWindows));
     rules.push(Arc::new(GroupWholePartitionWindows));
     rules.push(Arc::new(SortWindowKeysOnly));
     rules.push(Arc::new(NarrowWindowInputs));
