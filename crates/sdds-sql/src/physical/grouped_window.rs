@@ -41,7 +41,7 @@ use datafusion::physical_plan::{
 };
 use futures::{Stream, StreamExt};
 
-use super::narrow_window::{null_unread, nulled_schema, read_columns, rejoin};
+use super::narrow_window::{null_unread, nulled_schema, read_columns, rejoin, same_partition_keys};
 
 /// Replaces each `WindowAggExec` over partitions (DataFusion's operator for windows whose frame
 /// reaches the partition's end) with a [`GroupedWindowExec`].
@@ -87,13 +87,9 @@ fn groupable(window: &WindowAggExec) -> Result<bool> {
     if first.partition_by().is_empty() {
         return Ok(false);
     }
-    let same_keys = exprs.iter().all(|e| {
-        e.partition_by().len() == first.partition_by().len()
-            && e.partition_by()
-                .iter()
-                .zip(first.partition_by())
-                .all(|(a, b)| a.as_ref() == b.as_ref())
-    });
+    let same_keys = exprs
+        .iter()
+        .all(|e| same_partition_keys(e.as_ref(), first.as_ref()));
     Ok(same_keys && window.partition_by_sort_keys()?.len() == first.partition_by().len())
 }
 

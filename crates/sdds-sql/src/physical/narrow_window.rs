@@ -172,6 +172,15 @@ pub(super) fn nulled_schema(input: &SchemaRef, read: &[bool]) -> SchemaRef {
     ))
 }
 
+/// Whether `b` partitions its rows by the same expressions as `a`.
+pub(super) fn same_partition_keys(a: &dyn WindowExpr, b: &dyn WindowExpr) -> bool {
+    a.partition_by().len() == b.partition_by().len()
+        && a.partition_by()
+            .iter()
+            .zip(b.partition_by())
+            .all(|(x, y)| x.as_ref() == y.as_ref())
+}
+
 /// The window expressions of a window operator; `None` for any other plan.
 pub(super) fn window_exprs(plan: &dyn ExecutionPlan) -> Option<&[Arc<dyn WindowExpr>]> {
     if let Some(bounded) = plan.downcast_ref::<BoundedWindowAggExec>() {

@@ -37,7 +37,7 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
-use super::narrow_window::window_exprs;
+use super::narrow_window::{same_partition_keys, window_exprs};
 
 /// Replaces each window operator over sorted input whose expressions are all `row_number()`,
 /// `rank()` or `dense_rank()` over the same keys with a [`RankingWindowExec`].
@@ -115,12 +115,7 @@ impl RankingWindowExec {
         let exprs = window_exprs(plan.as_ref())?;
         let first = exprs.first()?;
         let same_keys = exprs.iter().all(|e| {
-            e.partition_by().len() == first.partition_by().len()
-                && e.partition_by()
-                    .iter()
-                    .zip(first.partition_by())
-                    .all(|(a, b)| a.as_ref() == b.as_ref())
-                && e.order_by() == first.order_by()
+            same_partition_keys(e.as_ref(), first.as_ref()) && e.order_by() == first.order_by()
         });
         if !same_keys {
             return None;
