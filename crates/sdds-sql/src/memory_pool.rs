@@ -14,6 +14,15 @@ use datafusion::execution::memory_pool::{
 
 use crate::lock;
 
+/// The limit of `pool` in bytes; `None` when it has none (or does not say), and nothing need
+/// be held back for a share of it.
+pub(crate) fn finite_limit(pool: &dyn MemoryPool) -> Option<usize> {
+    match pool.memory_limit() {
+        MemoryLimit::Finite(limit) => Some(limit),
+        MemoryLimit::Infinite | MemoryLimit::Unknown => None,
+    }
+}
+
 /// DataFusion's `FairSpillPool`, with the share counted among the spilling consumers that hold
 /// memory rather than among all registered.
 ///
@@ -273,10 +282,7 @@ impl MergeCappedPool {
 
     /// The pool's limit in bytes.
     fn limit(&self) -> usize {
-        match self.inner.memory_limit() {
-            MemoryLimit::Finite(limit) => limit,
-            _ => usize::MAX,
-        }
+        finite_limit(self.inner.as_ref()).unwrap_or(usize::MAX)
     }
 
     /// `try_grow` with merges held to their cap and aggregates' run streams let through.

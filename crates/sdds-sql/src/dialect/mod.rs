@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::common::{Result, ScalarValue};
-use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::FunctionRegistry;
@@ -20,6 +19,7 @@ use datafusion::logical_expr::Expr;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::functions;
+use crate::memory_pool::finite_limit;
 
 pub use coerced::AthenaCasts;
 pub use membership::count_case_memberships;
@@ -39,10 +39,7 @@ pub fn session_context(
     config.options_mut().sql_parser.parse_float_as_decimal = true;
     // Athena sorts NULLs last in either direction (ORDER BY, window orders, WITHIN GROUP).
     config.options_mut().sql_parser.default_null_ordering = "nulls_last".to_string();
-    let memory_limit = match runtime.memory_pool.memory_limit() {
-        MemoryLimit::Finite(limit) => Some(limit),
-        MemoryLimit::Infinite | MemoryLimit::Unknown => None,
-    };
+    let memory_limit = finite_limit(runtime.memory_pool.as_ref());
     let mut builder = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)

@@ -21,7 +21,7 @@ use datafusion::common::{
     Statistics,
 };
 use datafusion::datasource::{TableProvider, TableType};
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::spill_file::SpillFile;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -47,6 +47,7 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 
 use super::sketch::ColumnSketches;
+use crate::memory_pool::finite_limit;
 
 /// Share of the memory pool that a statement's stored subplans may keep in memory together;
 /// the rest of their rows go to disk, so the operators that read them keep room to work.
@@ -54,10 +55,8 @@ const MEMORY_SHARE: f64 = 0.25;
 
 /// Bytes the stored subplans of one statement may keep in memory together.
 pub fn memory_budget(runtime: &RuntimeEnv) -> usize {
-    match runtime.memory_pool.memory_limit() {
-        MemoryLimit::Finite(limit) => (limit as f64 * MEMORY_SHARE) as usize,
-        _ => usize::MAX,
-    }
+    finite_limit(runtime.memory_pool.as_ref())
+        .map_or(usize::MAX, |limit| (limit as f64 * MEMORY_SHARE) as usize)
 }
 
 /// The rows of one partition.

@@ -20,7 +20,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{internal_err, DataFusionError, Result};
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::spill_file::SpillFile;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::utils::collect_columns;
@@ -46,6 +46,7 @@ use super::narrow_window::{
 };
 use super::ranking_window::RankingWindowExec;
 use crate::lock;
+use crate::memory_pool::finite_limit;
 
 /// Columns the chain never reads below which keeping whole rows aside is not worth it.
 const MIN_UNREAD_COLUMNS: usize = 4;
@@ -425,13 +426,9 @@ impl ExecutionPlan for KeySortWindowExec {
         let reservation = MemoryConsumer::new(format!("KeySortWindowExec[{partition}] rows"))
             .with_can_spill(true)
             .register(context.memory_pool());
-        let memory_cap = match context.memory_pool().memory_limit() {
-            MemoryLimit::Finite(limit) => {
-                let partitions = self.input.output_partitioning().partition_count();
-                limit / ROWS_SHARE / partitions.max(1)
-            }
-            _ => usize::MAX,
-        };
+        let partitions = self.input.output_partitioning().partition_count();
+        let memory_cap = finite_limit(context.memory_pool().as_ref())
+            .map_or(usize::MAX, |limit| limit / ROWS_SHARE / partitions.max(1));
         let store = RowStore::new(spill, reservation, memory_cap, SPILL_CHUNK_BYTES);
         let rows = Arc::new(Mutex::new(Some(store)));
         let narrowed = narrow(wide, Arc::clone(&rows), self.narrow_schema(), self.row_slot);
@@ -530,7 +527,6 @@ fn narrow(
 struct RowStore {
     rows: usize,
     memory: Vec<RecordBatch>,
-    memory_bytes: usize,
     /// Bytes of rows kept in memory at most, so the chain's sorts keep the pool.
     memory_cap: usize,
     /// Rows past memory not yet written, and the files written.
@@ -553,7 +549,6 @@ impl RowStore {
         Self {
             rows: 0,
             memory: Vec::new(),
-            memory_bytes: 0,
             memory_cap,
             pending: Vec::new(),
             pending_bytes: 0,
@@ -567,13 +562,13 @@ impl RowStore {
     fn push(&mut self, batch: RecordBatch) -> Result<()> {
         self.rows += batch.num_rows();
         let size = get_record_batch_memory_size(&batch);
-        // Once a batch went past memory, all later ones follow it, keeping the order.
+        // Once a batch went past memory, all later ones follow it, keeping the order. Until
+        // then the reservation holds exactly the rows in memory.
         if self.files.is_empty()
             && self.pending.is_empty()
-            && self.memory_bytes + size <= self.memory_cap
+            && self.reservation.size() + size <= self.memory_cap
             && self.reservation.try_grow(size).is_ok()
         {
-            self.memory_bytes += size;
             self.memory.push(batch);
             return Ok(());
         }

@@ -23,9 +23,10 @@ pub use wide_groups::{BatchSizeExec, BoundWideGroupBatches};
 
 /// DataFusion's physical optimizer rules with ours: [`BuildOnKnownSide`] and then
 /// [`BuildOnReducedSide`] (for a session limited to `memory_limit` bytes) right after join
-/// selection, [`CountRankingWindows`], [`GroupWholePartitionWindows`], [`SortWindowKeysOnly`] and [`NarrowWindowInputs`]
-/// at the end (they keep every requirement of the plan they replace; the second only where no
-/// operator above needs its order), and last [`BoundWideGroupBatches`].
+/// selection, [`CountRankingWindows`], [`GroupWholePartitionWindows`], [`SortWindowKeysOnly`]
+/// and [`NarrowWindowInputs`] at the end (they keep every requirement of the plan they replace;
+/// [`SortWindowKeysOnly`] acts only where no operator above needs its order), and last
+/// [`BoundWideGroupBatches`].
 pub fn optimizer_rules(
     memory_limit: Option<usize>,
 ) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
