@@ -508,16 +508,7 @@ impl ExecutionPlan for KeySortWindowExec {
 fn sorting_once(context: &TaskContext) -> TaskContext {
     let mut config = context.session_config().clone();
     config.options_mut().execution.sort_in_place_threshold_bytes = SORT_ONCE_BYTES;
-    TaskContext::new(
-        context.task_id(),
-        context.session_id(),
-        config,
-        context.scalar_functions().clone(),
-        context.higher_order_functions().clone(),
-        context.aggregate_functions().clone(),
-        context.window_functions().clone(),
-        context.runtime_env(),
-    )
+    super::with_config(context, config)
 }
 
 /// `wide`'s batches, each stored in `rows` and passed on with the unread columns nulled and

@@ -10,8 +10,10 @@ mod wide_groups;
 
 use std::sync::Arc;
 
+use datafusion::execution::TaskContext;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::prelude::SessionConfig;
 
 pub use build_side::BuildOnKnownSide;
 pub use grouped_window::{GroupWholePartitionWindows, GroupedWindowExec};
@@ -45,4 +47,19 @@ pub fn optimizer_rules(
     rules.push(Arc::new(NarrowWindowInputs));
     rules.push(Arc::new(BoundWideGroupBatches));
     rules
+}
+
+/// `context` with `config` in place of its session's: an operator tunes how what it runs
+/// executes (batch size, sorting) without touching the session.
+pub(crate) fn with_config(context: &TaskContext, config: SessionConfig) -> TaskContext {
+    TaskContext::new(
+        context.task_id(),
+        context.session_id(),
+        config,
+        context.scalar_functions().clone(),
+        context.higher_order_functions().clone(),
+        context.aggregate_functions().clone(),
+        context.window_functions().clone(),
+        context.runtime_env(),
+    )
 }

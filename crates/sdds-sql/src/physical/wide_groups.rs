@@ -173,16 +173,7 @@ impl ExecutionPlan for BatchSizeExec {
             .session_config()
             .clone()
             .with_batch_size(self.batch_size);
-        let context = TaskContext::new(
-            context.task_id(),
-            context.session_id(),
-            config,
-            context.scalar_functions().clone(),
-            context.higher_order_functions().clone(),
-            context.aggregate_functions().clone(),
-            context.window_functions().clone(),
-            context.runtime_env(),
-        );
+        let context = super::with_config(&context, config);
         self.input.execute(partition, Arc::new(context))
     }
 }
