@@ -1,5 +1,47 @@
 //! Physical-plan rules and operators that keep AWS's reports fast and within memory.
 
+/// The `ExecutionPlan` methods of an operator that runs in place of the one in its `inner`
+/// field: its children, expressions, properties and requirements are that operator's, so plans
+/// around it see no difference.
+macro_rules! forward_to_inner {
+    () => {
+        fn properties(&self) -> &std::sync::Arc<datafusion::physical_plan::PlanProperties> {
+            self.inner.properties()
+        }
+
+        fn children(&self) -> Vec<&std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+            self.inner.children()
+        }
+
+        fn apply_expressions(
+            &self,
+            f: &mut dyn FnMut(
+                &std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+            ) -> datafusion::common::Result<
+                datafusion::common::tree_node::TreeNodeRecursion,
+            >,
+        ) -> datafusion::common::Result<datafusion::common::tree_node::TreeNodeRecursion> {
+            self.inner.apply_expressions(f)
+        }
+
+        fn maintains_input_order(&self) -> Vec<bool> {
+            self.inner.maintains_input_order()
+        }
+
+        fn required_input_ordering(
+            &self,
+        ) -> Vec<Option<datafusion::physical_expr_common::sort_expr::OrderingRequirements>> {
+            self.inner.required_input_ordering()
+        }
+
+        fn input_distribution_requirements(
+            &self,
+        ) -> datafusion::physical_plan::InputDistributionRequirements {
+            self.inner.input_distribution_requirements()
+        }
+    };
+}
+
 mod build_side;
 mod grouped_window;
 mod keyed_window;
