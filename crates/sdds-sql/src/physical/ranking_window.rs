@@ -301,12 +301,7 @@ impl Counter {
         peer_starts: &[bool],
         rankings: &[Ranking],
     ) -> Vec<UInt64Array> {
-        let count = partition_starts.len();
-        let (mut row_numbers, mut ranks, mut dense_ranks) = (
-            Vec::with_capacity(count),
-            Vec::with_capacity(count),
-            Vec::with_capacity(count),
-        );
+        let mut values = vec![Vec::with_capacity(partition_starts.len()); rankings.len()];
         for (&partition_start, &peer_start) in partition_starts.iter().zip(peer_starts) {
             if partition_start {
                 *self = Self {
@@ -321,20 +316,20 @@ impl Counter {
                     self.dense_rank += 1;
                 }
             }
-            row_numbers.push(self.row_number);
-            ranks.push(self.rank);
-            dense_ranks.push(self.dense_rank);
+            for (column, ranking) in values.iter_mut().zip(rankings) {
+                column.push(self.value(*ranking));
+            }
         }
-        rankings
-            .iter()
-            .map(|ranking| {
-                UInt64Array::from(match ranking {
-                    Ranking::RowNumber => row_numbers.clone(),
-                    Ranking::Rank => ranks.clone(),
-                    Ranking::DenseRank => dense_ranks.clone(),
-                })
-            })
-            .collect()
+        values.into_iter().map(UInt64Array::from).collect()
+    }
+
+    /// The current row's value of `ranking`.
+    fn value(&self, ranking: Ranking) -> u64 {
+        match ranking {
+            Ranking::RowNumber => self.row_number,
+            Ranking::Rank => self.rank,
+            Ranking::DenseRank => self.dense_rank,
+        }
     }
 }
 
