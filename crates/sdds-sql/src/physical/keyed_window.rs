@@ -23,9 +23,12 @@ use datafusion::common::{internal_err, DataFusionError, Result};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::spill_file::SpillFile;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::window::WindowExpr;
-use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_expr::{
+    EquivalenceProperties, LexOrdering, Partitioning, PhysicalExpr, PhysicalSortExpr,
+};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{
@@ -41,6 +44,7 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 
 use super::grouped_window::GroupedWindowExec;
+use super::hashed_sort::{hashable_keys, is_sort, HashedKeys, HashedSortExec};
 use super::narrow_window::{
     append_taken, batch_of, nulled_columns, nulled_schema, read_columns, window_exprs, StreamSource,
 };
@@ -127,7 +131,7 @@ fn rewrite(plan: Arc<dyn ExecutionPlan>, order_needed: bool) -> Result<Arc<dyn E
 }
 
 /// The window expressions of a window operator, ours included; `None` for any other plan.
-fn chain_window_exprs(plan: &dyn ExecutionPlan) -> Option<&[Arc<dyn WindowExpr>]> {
+pub(super) fn chain_window_exprs(plan: &dyn ExecutionPlan) -> Option<&[Arc<dyn WindowExpr>]> {
     window_exprs(plan)
         .or_else(|| {
             plan.downcast_ref::<GroupedWindowExec>()
@@ -151,6 +155,8 @@ pub struct KeySortWindowExec {
     /// `row_slot`, which carries row numbers; no ordering, the input's partition count.
     narrow_properties: Arc<PlanProperties>,
     row_slot: usize,
+    /// The hashes of partition keys the chain's sorts order by first.
+    hashed: Vec<HashedKeys>,
     /// How many window values each row gets (the last columns of the output).
     window_columns: usize,
     properties: Arc<PlanProperties>,
@@ -215,12 +221,13 @@ impl KeySortWindowExec {
             Boundedness::Bounded,
         ));
         let properties = output_properties(top.schema(), &input);
-        let keyed = Self {
+        let mut keyed = Self {
             window_columns: top.schema().fields().len() - input_schema.fields().len(),
             chain,
             input,
             narrow_properties,
             row_slot,
+            hashed: Vec::new(),
             properties,
             metrics: ExecutionPlanMetricsSet::new(),
             executed: Mutex::new(Vec::new()),
@@ -239,7 +246,83 @@ impl KeySortWindowExec {
         {
             return Ok(None);
         }
+        keyed.hash_partition_keys(&read)?;
         Ok(Some(keyed))
+    }
+
+    /// Sorts whose windows partition by text first by a hash of those keys, kept in a column
+    /// the chain does not read: a window needs each partition's rows together, not partitions
+    /// in key order, and comparing hashes costs a fraction of comparing long identifiers (the
+    /// sorts of AWS's reports spend most of their time in `memcmp`). Rows of equal hash stay
+    /// ordered by the keys themselves, so colliding keys stay apart.
+    fn hash_partition_keys(&mut self, read: &[bool]) -> Result<()> {
+        let schema = self.input.schema();
+        let width = schema.fields().len();
+        let mut free = (0..width).filter(|&i| !read[i] && i != self.row_slot);
+        let mut chain = self.chain.clone();
+        let mut hashed: Vec<HashedKeys> = Vec::new();
+        for i in 1..chain.len() {
+            let Some(sort) = chain[i].downcast_ref::<SortExec>() else {
+                continue;
+            };
+            let Some(columns) = hashable_keys(&chain[..i], sort, &schema) else {
+                continue;
+            };
+            let slot = match hashed.iter().find(|h| h.columns == columns) {
+                Some(h) => h.slot,
+                None => {
+                    let Some(slot) = free.next() else { break };
+                    hashed.push(HashedKeys {
+                        slot,
+                        columns: columns.clone(),
+                    });
+                    slot
+                }
+            };
+            let hash = PhysicalSortExpr::new_default(Arc::new(Column::new(
+                &format!("{}_hash", schema.field(slot).name()),
+                slot,
+            )));
+            let Some(ordering) =
+                LexOrdering::new(std::iter::once(hash).chain(sort.expr().iter().cloned()))
+            else {
+                continue;
+            };
+            let hashed_sort = SortExec::new(ordering, Arc::clone(sort.input()))
+                .with_preserve_partitioning(sort.preserve_partitioning());
+            chain[i] = Arc::new(HashedSortExec {
+                stated: Arc::clone(&chain[i]),
+                sort: Arc::new(hashed_sort),
+            });
+        }
+        if hashed.is_empty() {
+            return Ok(());
+        }
+        let narrow = self.narrow_schema();
+        let mut fields: Vec<Arc<Field>> = narrow.fields().iter().cloned().collect();
+        for h in &hashed {
+            fields[h.slot] = Arc::new(Field::new(fields[h.slot].name(), DataType::UInt64, false));
+        }
+        let narrow = Arc::new(Schema::new_with_metadata(fields, narrow.metadata().clone()));
+        let narrow_properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(narrow),
+            self.narrow_properties.partitioning.clone(),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        let unhashed = std::mem::replace(&mut self.chain, chain);
+        let narrow = std::mem::replace(&mut self.narrow_properties, narrow_properties);
+        self.hashed = hashed;
+        let empty = Box::pin(RecordBatchStreamAdapter::new(
+            self.narrow_schema(),
+            futures::stream::empty(),
+        ));
+        if !orderings_hold(&self.over(empty)?)? {
+            self.chain = unhashed;
+            self.narrow_properties = narrow;
+            self.hashed.clear();
+        }
+        Ok(())
     }
 
     /// The same chain over `input`.
@@ -250,6 +333,7 @@ impl KeySortWindowExec {
             input,
             narrow_properties: Arc::clone(&self.narrow_properties),
             row_slot: self.row_slot,
+            hashed: self.hashed.clone(),
             window_columns: self.window_columns,
             metrics: ExecutionPlanMetricsSet::new(),
             executed: Mutex::new(Vec::new()),
@@ -353,14 +437,15 @@ impl DisplayAs for KeySortWindowExec {
             .flatten()
             .map(|e| e.name())
             .collect();
-        let sorts = self
+        let sorts = self.chain.iter().filter(|n| is_sort(n.as_ref())).count();
+        let hashed = self
             .chain
             .iter()
-            .filter(|n| n.downcast_ref::<SortExec>().is_some())
+            .filter(|n| n.downcast_ref::<HashedSortExec>().is_some())
             .count();
         write!(
             f,
-            "KeySortWindowExec: wdw=[{}], sorts={sorts}, row_slot={}",
+            "KeySortWindowExec: wdw=[{}], sorts={sorts}, by_key_hash={hashed}, row_slot={}",
             names.join(", "),
             self.row_slot
         )
@@ -438,7 +523,13 @@ impl ExecutionPlan for KeySortWindowExec {
             .map_or(usize::MAX, |limit| limit / ROWS_SHARE / partitions.max(1));
         let store = RowStore::new(spill, reservation, memory_cap, SPILL_CHUNK_BYTES);
         let rows = Arc::new(Mutex::new(Some(store)));
-        let narrowed = narrow(wide, Arc::clone(&rows), self.narrow_schema(), self.row_slot);
+        let narrowed = narrow(
+            wide,
+            Arc::clone(&rows),
+            self.narrow_schema(),
+            self.row_slot,
+            self.hashed.clone(),
+        );
         let chain = self.over(narrowed)?;
         let windows = chain.execute(partition, Arc::new(sorting_once(&context)))?;
         lock(&self.executed).push(chain);
@@ -518,6 +609,7 @@ fn narrow(
     rows: Arc<Mutex<Option<RowStore>>>,
     schema: SchemaRef,
     row_slot: usize,
+    hashed: Vec<HashedKeys>,
 ) -> SendableRecordBatchStream {
     let mut next = 0_u64;
     let narrow_schema = Arc::clone(&schema);
@@ -526,6 +618,9 @@ fn narrow(
         let count = batch.num_rows();
         let mut columns = nulled_columns(&batch, &narrow_schema);
         columns[row_slot] = Arc::new(UInt64Array::from_iter_values(next..next + count as u64));
+        for keys in &hashed {
+            columns[keys.slot] = keys.hashes(&batch)?;
+        }
         next += count as u64;
         let narrow = batch_of(&narrow_schema, columns, count)?;
         match lock(&rows).as_mut() {
@@ -718,7 +813,7 @@ impl WindowValues {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{Int64Array, RecordBatch};
+    use arrow::array::{Int64Array, RecordBatch, UInt64Array};
     use arrow::datatypes::{DataType, Field, Schema};
     use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryConsumer, MemoryPool};
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -727,6 +822,7 @@ mod tests {
     use futures::TryStreamExt;
 
     use super::{RowStore, SortWindowKeysOnly};
+    use crate::physical::hashed_sort::HashedKeys;
     use crate::physical::narrow_window::tests::{context, rows, sorted_rows};
     use crate::physical::GroupWholePartitionWindows;
 
@@ -766,6 +862,73 @@ mod tests {
             );
             assert_eq!(keyed, sorted, "{sql}\n{keyed_plan}");
         }
+    }
+
+    #[tokio::test]
+    async fn sorts_for_text_partitions_go_by_key_hash() {
+        // Partitions by text (`k`) sort by hash; by a number (`o`) or by nothing they do not.
+        let cases = [
+            (
+                "SELECT *, row_number() OVER (PARTITION BY k ORDER BY o DESC, w1) AS rn, \
+                        max(w2) OVER (PARTITION BY o) AS top FROM t",
+                &["PARTITION BY [t.o] ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING], sorts=1, by_key_hash=0",
+                  "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW], sorts=1, by_key_hash=1"][..],
+            ),
+            (
+                "SELECT *, dense_rank() OVER (PARTITION BY k, o ORDER BY w1) AS dr FROM t",
+                &["sorts=1, by_key_hash=1"][..],
+            ),
+            (
+                "SELECT *, dense_rank() OVER (PARTITION BY o ORDER BY w1) AS dr, \
+                        row_number() OVER (ORDER BY w2) AS overall FROM t",
+                &["by_key_hash=0"][..],
+            ),
+        ];
+        for (sql, expected) in cases {
+            let (sorted, _) = sorted_rows(&context(vec![]), sql).await;
+            let (keyed, plan) = sorted_rows(&keyed(), sql).await;
+            for part in expected {
+                assert!(plan.contains(part), "{part}\n{sql}\n{plan}");
+            }
+            assert!(
+                !plan.contains("by_key_hash=1") || sql.contains("BY k"),
+                "{plan}"
+            );
+            assert_eq!(keyed.len(), 40);
+            assert_eq!(keyed, sorted, "{sql}\n{plan}");
+        }
+    }
+
+    #[test]
+    fn hashes_of_equal_keys_are_equal_and_nulls_hash_alike() {
+        let keys = HashedKeys {
+            slot: 1,
+            columns: vec![0],
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, true),
+            Field::new("h", DataType::Null, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(arrow::array::StringArray::from(vec![
+                    Some("a"),
+                    Some("b"),
+                    None,
+                    Some("a"),
+                    None,
+                ])),
+                Arc::new(arrow::array::NullArray::new(5)),
+            ],
+        )
+        .unwrap();
+        let hashes = keys.hashes(&batch).unwrap();
+        let hashes = hashes.as_any().downcast_ref::<UInt64Array>().unwrap();
+        assert_eq!(hashes.value(0), hashes.value(3));
+        assert_eq!(hashes.value(2), hashes.value(4));
+        assert_ne!(hashes.value(0), hashes.value(1));
+        assert_ne!(hashes.value(0), hashes.value(2));
     }
 
     #[test]

@@ -44,6 +44,7 @@ macro_rules! forward_to_inner {
 
 mod build_side;
 mod grouped_window;
+mod hashed_sort;
 mod keyed_window;
 mod narrow_window;
 mod ranking_window;
