@@ -212,14 +212,9 @@ impl KeySortWindowExec {
         if read.iter().filter(|r| !**r).count() < MIN_UNREAD_COLUMNS {
             return Ok(None);
         }
-        let narrow_schema = row_numbered_schema(&nulled_schema(&input_schema, &read), row_slot);
+        let narrow_schema = with_u64_slots(&nulled_schema(&input_schema, &read), &[row_slot]);
         let partitions = input.output_partitioning().partition_count();
-        let narrow_properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(narrow_schema),
-            Partitioning::UnknownPartitioning(partitions),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
+        let narrow_properties = narrow_plan_properties(narrow_schema, partitions);
         let properties = output_properties(top.schema(), &input);
         let mut keyed = Self {
             window_columns: top.schema().fields().len() - input_schema.fields().len(),
@@ -233,11 +228,7 @@ impl KeySortWindowExec {
             executed: Mutex::new(Vec::new()),
         };
         // Rebuilt over the narrowed rows, each window must still find its input in order.
-        let empty = Box::pin(RecordBatchStreamAdapter::new(
-            keyed.narrow_schema(),
-            futures::stream::empty(),
-        ));
-        let Ok(rebuilt) = keyed.over(empty) else {
+        let Ok(rebuilt) = keyed.over_nothing() else {
             return Ok(None);
         };
         if !orderings_hold(&rebuilt)?
@@ -298,26 +289,15 @@ impl KeySortWindowExec {
         if hashed.is_empty() {
             return Ok(());
         }
-        let narrow = self.narrow_schema();
-        let mut fields: Vec<Arc<Field>> = narrow.fields().iter().cloned().collect();
-        for h in &hashed {
-            fields[h.slot] = Arc::new(Field::new(fields[h.slot].name(), DataType::UInt64, false));
-        }
-        let narrow = Arc::new(Schema::new_with_metadata(fields, narrow.metadata().clone()));
-        let narrow_properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(narrow),
-            self.narrow_properties.partitioning.clone(),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
+        let slots: Vec<usize> = hashed.iter().map(|h| h.slot).collect();
+        let narrow_properties = narrow_plan_properties(
+            with_u64_slots(&self.narrow_schema(), &slots),
+            self.narrow_properties.partitioning.partition_count(),
+        );
         let unhashed = std::mem::replace(&mut self.chain, chain);
         let narrow = std::mem::replace(&mut self.narrow_properties, narrow_properties);
         self.hashed = hashed;
-        let empty = Box::pin(RecordBatchStreamAdapter::new(
-            self.narrow_schema(),
-            futures::stream::empty(),
-        ));
-        if !orderings_hold(&self.over(empty)?)? {
+        if !orderings_hold(&self.over_nothing()?)? {
             self.chain = unhashed;
             self.narrow_properties = narrow;
             self.hashed.clear();
@@ -342,6 +322,12 @@ impl KeySortWindowExec {
 
     fn narrow_schema(&self) -> SchemaRef {
         Arc::clone(self.narrow_properties.eq_properties.schema())
+    }
+
+    /// The chain rebuilt over no rows, to check what it requires of its input.
+    fn over_nothing(&self) -> Result<Arc<dyn ExecutionPlan>> {
+        let empty = RecordBatchStreamAdapter::new(self.narrow_schema(), futures::stream::empty());
+        self.over(Box::pin(empty))
     }
 
     /// The chain rebuilt over `stream`, one partition's narrowed rows.
@@ -398,11 +384,23 @@ fn chain_reads(chain: &[Arc<dyn ExecutionPlan>], width: usize) -> Vec<bool> {
     read
 }
 
-/// `schema` with the column at `slot` holding row numbers.
-fn row_numbered_schema(schema: &SchemaRef, slot: usize) -> SchemaRef {
+/// `schema` with the columns at `slots` holding row numbers or key hashes.
+fn with_u64_slots(schema: &SchemaRef, slots: &[usize]) -> SchemaRef {
     let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
-    fields[slot] = Arc::new(Field::new(fields[slot].name(), DataType::UInt64, false));
+    for &slot in slots {
+        fields[slot] = Arc::new(Field::new(fields[slot].name(), DataType::UInt64, false));
+    }
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// The narrowed rows' properties: no ordering, the input's partition count.
+fn narrow_plan_properties(schema: SchemaRef, partitions: usize) -> Arc<PlanProperties> {
+    Arc::new(PlanProperties::new(
+        EquivalenceProperties::new(schema),
+        Partitioning::UnknownPartitioning(partitions),
+        EmissionType::Incremental,
+        Boundedness::Bounded,
+    ))
 }
 
 /// Whether every ordering `plan` and its descendants require of their inputs is there.
