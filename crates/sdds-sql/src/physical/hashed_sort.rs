@@ -46,7 +46,8 @@ impl HashedKeys {
 }
 
 /// The input columns (of `schema`) `sort` orders by first, when they are the text partition
-/// keys of every window above it up to the next sort (`above`, top first).
+/// keys of every window above it up to the next sort (`above`, top first; a sort there may
+/// already be hashed).
 pub(super) fn hashable_keys(
     above: &[Arc<dyn ExecutionPlan>],
     sort: &SortExec,
@@ -55,7 +56,7 @@ pub(super) fn hashable_keys(
     let windows: Vec<&[Arc<dyn WindowExpr>]> = above
         .iter()
         .rev()
-        .take_while(|n| n.downcast_ref::<SortExec>().is_none())
+        .take_while(|n| !is_sort(n.as_ref()))
         .map(|n| chain_window_exprs(n.as_ref()))
         .collect::<Option<_>>()?;
     let first = windows.first()?.first()?;

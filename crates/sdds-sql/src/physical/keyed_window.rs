@@ -877,6 +877,13 @@ mod tests {
                 &["sorts=1, by_key_hash=1"][..],
             ),
             (
+                // Three sorts by the same key, each below the one hashed before it.
+                "SELECT *, dense_rank() OVER (PARTITION BY k ORDER BY w1) AS d1, \
+                        dense_rank() OVER (PARTITION BY k ORDER BY w2 DESC) AS d2, \
+                        dense_rank() OVER (PARTITION BY k ORDER BY o) AS d3 FROM t",
+                &["sorts=3, by_key_hash=3"][..],
+            ),
+            (
                 "SELECT *, dense_rank() OVER (PARTITION BY o ORDER BY w1) AS dr, \
                         row_number() OVER (ORDER BY w2) AS overall FROM t",
                 &["by_key_hash=0"][..],
