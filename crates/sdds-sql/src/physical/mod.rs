@@ -46,6 +46,7 @@ mod build_side;
 mod grouped_window;
 mod hashed_sort;
 mod keyed_window;
+mod lookup_join;
 mod narrow_window;
 mod ranking_window;
 mod reduced_build;
@@ -61,6 +62,7 @@ use datafusion::prelude::SessionConfig;
 pub use build_side::BuildOnKnownSide;
 pub use grouped_window::{GroupWholePartitionWindows, GroupedWindowExec};
 pub use keyed_window::{KeySortWindowExec, SortWindowKeysOnly};
+pub use lookup_join::{LookUpInPlace, LookupJoinExec};
 pub use narrow_window::{NarrowWindowExec, NarrowWindowInputs};
 pub use ranking_window::{CountRankingWindows, RankingWindowExec};
 pub use reduced_build::BuildOnReducedSide;
@@ -70,8 +72,8 @@ pub use wide_groups::{BatchSizeExec, BoundWideGroupBatches};
 /// [`BuildOnReducedSide`] (for a session limited to `memory_limit` bytes) right after join
 /// selection, [`CountRankingWindows`], [`GroupWholePartitionWindows`], [`SortWindowKeysOnly`]
 /// and [`NarrowWindowInputs`] at the end (they keep every requirement of the plan they replace;
-/// [`SortWindowKeysOnly`] acts only where no operator above needs its order), and last
-/// [`BoundWideGroupBatches`].
+/// [`SortWindowKeysOnly`] acts only where no operator above needs its order), then
+/// [`LookUpInPlace`] and last [`BoundWideGroupBatches`].
 pub fn optimizer_rules(
     memory_limit: Option<usize>,
 ) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
@@ -88,6 +90,7 @@ pub fn optimizer_rules(
     rules.push(Arc::new(GroupWholePartitionWindows));
     rules.push(Arc::new(SortWindowKeysOnly));
     rules.push(Arc::new(NarrowWindowInputs));
+    rules.push(Arc::new(LookUpInPlace));
     rules.push(Arc::new(BoundWideGroupBatches));
     rules
 }
