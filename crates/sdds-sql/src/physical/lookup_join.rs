@@ -19,8 +19,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{
-    make_comparator, Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions,
-    UInt32Array,
+    make_comparator, Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array,
 };
 use arrow::compute::{concat_batches, take, SortOptions};
 use arrow::datatypes::SchemaRef;
@@ -41,11 +40,11 @@ use datafusion::physical_plan::metrics::{
 };
 use datafusion::physical_plan::spill::get_record_batch_memory_size;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
-};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt, TryStreamExt};
+
+use super::narrow_window::batch_of;
 
 /// Replaces each right hash join on equality keys that compares them as `=` does by a
 /// [`LookupJoinExec`].
@@ -139,8 +138,7 @@ impl LookupJoinExec {
     /// once for all.
     fn build(&self, partition: usize, context: &Arc<TaskContext>) -> Result<SharedBuild> {
         let join = &self.join;
-        let collect_once = *join.partition_mode() == PartitionMode::CollectLeft
-            || join.left().output_partitioning().partition_count() == 1;
+        let collect_once = *join.partition_mode() == PartitionMode::CollectLeft;
         let execute = |input_partition| -> Result<SharedBuild> {
             let input = join.left().execute(input_partition, Arc::clone(context))?;
             let keys = join.on().iter().map(|(l, _)| Arc::clone(l)).collect();
@@ -242,12 +240,11 @@ const KEY_HASH: QualityRandomState = QualityRandomState::with_seed(0x100c);
 /// Marks the end of a chain of build rows.
 const NO_ROW: u32 = u32::MAX;
 
-/// The build side in one batch, its keys and their hashes, and a chain of its rows per hash.
+/// The build side in one batch, its keys, and a chain of its rows per hash of the keys.
 struct Build {
     batch: RecordBatch,
     keys: Vec<ArrayRef>,
-    hashes: Vec<u64>,
-    /// The last row of each hash's chain.
+    /// The last row of each hash's chain (keyed by the whole hash: every row on a chain has it).
     heads: HashMap<u64, u32>,
     /// The row before each row in its chain.
     next: Vec<u32>,
@@ -292,13 +289,11 @@ impl Build {
         }
         reservation.try_grow(
             heads.capacity() * (size_of::<u64>() + size_of::<u32>() + 1)
-                + next.len() * size_of::<u32>()
-                + hashes.len() * size_of::<u64>(),
+                + next.len() * size_of::<u32>(),
         )?;
         Ok(Build {
             batch,
             keys,
-            hashes,
             heads,
             next,
             _reservation: reservation,
@@ -362,7 +357,7 @@ impl Joined {
                 Some(p) => Ok(take(batch.column(p), &out_probe, None)?),
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
-        let out = batch_with_rows(Arc::clone(&self.schema), columns, out_build.len())?;
+        let out = batch_of(&self.schema, columns, out_build.len())?;
         Ok((out, in_place))
     }
 
@@ -396,7 +391,7 @@ impl Joined {
             let mut at = build.heads.get(&hash).copied().unwrap_or(NO_ROW);
             while at != NO_ROW {
                 let b = at as usize;
-                if build.hashes[b] == hash && equal.iter().all(|eq| eq(b, row) == Ordering::Equal) {
+                if equal.iter().all(|eq| eq(b, row) == Ordering::Equal) {
                     probe_rows.push(row as u32);
                     build_rows.push(at);
                 }
@@ -417,7 +412,7 @@ impl Joined {
                 JoinSide::None => internal_err!("a join filter reads a column of neither side"),
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
-        let pairs = batch_with_rows(Arc::clone(filter.schema()), columns, probe_rows.len())?;
+        let pairs = batch_of(filter.schema(), columns, probe_rows.len())?;
         let passed = filter
             .expression()
             .evaluate(&pairs)?
@@ -432,14 +427,6 @@ fn passing(values: &UInt32Array, passed: &BooleanArray) -> Result<UInt32Array> {
     Ok(arrow::compute::filter(values, passed)?
         .as_primitive()
         .clone())
-}
-
-/// A batch of `columns` with `rows` rows (a projection may take no columns).
-fn batch_with_rows(schema: SchemaRef, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
-    let options = RecordBatchOptions::new().with_row_count(Some(rows));
-    Ok(RecordBatch::try_new_with_options(
-        schema, columns, &options,
-    )?)
 }
 
 #[cfg(test)]
