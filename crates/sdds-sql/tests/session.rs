@@ -798,45 +798,87 @@ async fn a_lookup_whose_preserved_side_outgrows_memory_builds_on_the_reduced_oth
     );
 }
 
-#[tokio::test]
-async fn a_grouping_of_wide_rows_runs_in_smaller_batches_than_its_input() {
-    let spill = tempfile::tempdir().unwrap();
-    let (_dir, ctx) = limited_session(64 << 20, Some(spill.path())).await;
-    // One partition: what is checked is the batch size and the spill, not how two partitions'
-    // aggregates share a pool this close to the data's size (which, by timing, can leave one
-    // unable to start merging its runs: the known limit in the README's Memory section).
+/// A session limited to 64 MiB with one partition: what is checked is the batch size and the
+/// spill, not how two partitions' aggregates share a pool this close to the data's size (which,
+/// by timing, can leave one unable to start merging its runs: the known limit in the README's
+/// Memory section).
+async fn one_partition_in_64_mib(spill: &std::path::Path) -> (tempfile::TempDir, SessionContext) {
+    let (dir, ctx) = limited_session(64 << 20, Some(spill)).await;
     ctx.sql("SET datafusion.execution.target_partitions = 1")
         .await
         .unwrap()
         .collect()
         .await
         .unwrap();
-    // 75 000 rows, each twice, of 30 strings of 8 characters (about 60 MB): the DISTINCT
-    // spills, and a session batch of its rows would be some 5 MB.
+    (dir, ctx)
+}
+
+/// 150 000 rows, the keys 0..74999 each twice, of 30 distinct strings of 8 characters besides
+/// the key (column `ci` pads the key with `i`; about 60 MB): a session batch of them would be
+/// some 5 MB.
+fn wide_rows() -> String {
     let columns: Vec<String> = (1..=30)
-        .map(|i| format!("lpad(CAST(k AS VARCHAR), 8, '{}') AS c{i}", i % 10))
+        .map(|i| format!("lpad(CAST(k AS VARCHAR), 8, '{i}') AS c{i}"))
         .collect();
-    let sql = format!(
-        "SELECT count(*), sum(k) FROM (SELECT DISTINCT k, {} FROM \
-         (SELECT value % 75000 AS k FROM generate_series(1, 150000)))",
+    format!(
+        "SELECT k, {} FROM (SELECT value % 75000 AS k FROM generate_series(1, 150000))",
         columns.join(", ")
-    );
-    let plan = analyzed_plan(&ctx, &sql).await;
+    )
+}
+
+/// The rows per batch of the `BatchSizeExec` right above the first operator named `operator`
+/// in `plan`, and that operator's line.
+fn bounded_batch_rows<'a>(plan: &'a str, operator: &str) -> (usize, &'a str) {
     let lines: Vec<&str> = plan.lines().map(str::trim_start).collect();
     let bounded = lines
         .windows(2)
-        .find(|pair| pair[0].starts_with("BatchSizeExec") && pair[1].starts_with("AggregateExec"))
+        .find(|pair| pair[0].starts_with("BatchSizeExec") && pair[1].starts_with(operator))
         .unwrap_or_else(|| panic!("{plan}"));
-    let rows: usize = bounded[0]
+    let rows = bounded[0]
         .trim_start_matches("BatchSizeExec: rows=")
         .split(|c: char| !c.is_ascii_digit())
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{plan}"));
+    (rows, bounded[1])
+}
+
+#[tokio::test]
+async fn a_grouping_of_wide_rows_runs_in_smaller_batches_than_its_input() {
+    let spill = tempfile::tempdir().unwrap();
+    let (_dir, ctx) = one_partition_in_64_mib(spill.path()).await;
+    let sql = format!(
+        "SELECT count(*), sum(k) FROM (SELECT DISTINCT * FROM ({}))",
+        wide_rows()
+    );
+    let plan = analyzed_plan(&ctx, &sql).await;
+    let (rows, aggregate) = bounded_batch_rows(&plan, "AggregateExec");
     assert!(rows < 8192, "{plan}");
-    assert!(!bounded[1].contains("spill_count=0"), "{plan}");
+    assert!(!aggregate.contains("spill_count=0"), "{plan}");
     // The keys 0..74999, each once: 74999 * 75000 / 2.
     assert_eq!(rows_as_run(&ctx, &sql).await, vec!["75000|2812462500"]);
+}
+
+#[tokio::test]
+async fn a_sort_of_wide_rows_spills_in_smaller_batches_than_its_input() {
+    let spill = tempfile::tempdir().unwrap();
+    let (_dir, ctx) = one_partition_in_64_mib(spill.path()).await;
+    let sql = format!("SELECT * FROM ({}) ORDER BY k DESC, c1", wide_rows());
+    let plan = analyzed_plan(&ctx, &sql).await;
+    let (rows, sort) = bounded_batch_rows(&plan, "SortExec");
+    assert!(rows < 8192, "{plan}");
+    assert!(!sort.contains("spill_count=0"), "{plan}");
+    // Every key from 74999 down to 0, twice, each row whole.
+    let sorted = rows_as_run(&ctx, &sql).await;
+    assert_eq!(sorted.len(), 150_000);
+    for (i, row) in sorted.iter().enumerate() {
+        let k = 74_999 - i / 2;
+        let fields: Vec<&str> = row.split('|').collect();
+        assert_eq!(fields.len(), 31, "{row}");
+        assert_eq!(fields[0], k.to_string(), "row {i}");
+        assert_eq!(fields[1], format!("{k:1>8}"), "row {i}");
+        assert_eq!(fields[9], format!("{k:9>8}"), "row {i}");
+    }
 }
 
 #[tokio::test]

@@ -50,7 +50,7 @@ mod lookup_join;
 mod narrow_window;
 mod ranking_window;
 mod reduced_build;
-mod wide_groups;
+mod wide_batches;
 
 use std::sync::Arc;
 
@@ -66,14 +66,14 @@ pub use lookup_join::{LookUpInPlace, LookupJoinExec};
 pub use narrow_window::{NarrowWindowExec, NarrowWindowInputs};
 pub use ranking_window::{CountRankingWindows, RankingWindowExec};
 pub use reduced_build::BuildOnReducedSide;
-pub use wide_groups::{BatchSizeExec, BoundWideGroupBatches};
+pub use wide_batches::{BatchSizeExec, BoundWideSpillBatches};
 
 /// DataFusion's physical optimizer rules with ours: [`BuildOnKnownSide`] and then
 /// [`BuildOnReducedSide`] (for a session limited to `memory_limit` bytes) right after join
 /// selection, [`CountRankingWindows`], [`GroupWholePartitionWindows`], [`SortWindowKeysOnly`]
 /// and [`NarrowWindowInputs`] at the end (they keep every requirement of the plan they replace;
 /// [`SortWindowKeysOnly`] acts only where no operator above needs its order), then
-/// [`LookUpInPlace`] and last [`BoundWideGroupBatches`].
+/// [`LookUpInPlace`] and last [`BoundWideSpillBatches`].
 pub fn optimizer_rules(
     memory_limit: Option<usize>,
 ) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
@@ -91,7 +91,7 @@ pub fn optimizer_rules(
     rules.push(Arc::new(SortWindowKeysOnly));
     rules.push(Arc::new(NarrowWindowInputs));
     rules.push(Arc::new(LookUpInPlace));
-    rules.push(Arc::new(BoundWideGroupBatches));
+    rules.push(Arc::new(BoundWideSpillBatches));
     rules
 }
 

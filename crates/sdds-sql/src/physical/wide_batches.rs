@@ -1,13 +1,17 @@
-//! Grouping of wide rows in batches of a bounded size in bytes.
+//! Spilling operators over wide rows run in batches of a bounded size in bytes.
 //!
-//! A hash aggregate that outgrows its memory share sorts its groups and spills them in runs,
-//! then merges the runs holding two batches of each in memory; batches are the session's
+//! A hash aggregate that outgrows its memory share sorts its groups and spills them in runs, and
+//! a sort spills its sorted runs; both then merge the runs holding batches of each in memory
+//! (a sort's merge takes four times a run's largest batch per run). Batches are the session's
 //! `batch_size` rows whatever their width. AWS's collections report ends in a GROUP BY over
 //! some 270 columns: at 10 M billing events its batches are 33 MB, 23 runs per partition, and
 //! one partition's merge took 440 MB while the other could not get the 66 MB it needs to
-//! start. [`BoundWideGroupBatches`] runs such an aggregate with fewer rows per batch (its input
-//! keeps the session's), so a run's batch is a few megabytes and a merge starts in little
-//! memory. Narrow aggregates keep the session's batch size.
+//! start. AWS's billed-revenue report sorts its 4.3 M line items of some 100 columns for its
+//! windows: with batches of tens of megabytes a merge within its share of the limit took a
+//! handful of runs at a time, and each row was written and read back in several passes.
+//! [`BoundWideSpillBatches`] runs such an aggregate or sort with fewer rows per batch (its input
+//! keeps the session's), so a run's batch is a few megabytes, a merge starts in little memory
+//! and takes many runs at once. Narrow rows keep the session's batch size.
 
 use std::sync::Arc;
 
@@ -19,12 +23,13 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
     ReplaceChildrenOptions,
 };
 
-/// Bytes a batch of an aggregate's output should stay under.
+/// Bytes a batch of a spilling operator's output should stay under.
 const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// Rows a batch keeps however wide its rows.
@@ -33,12 +38,13 @@ const MIN_BATCH_ROWS: usize = 512;
 /// Bytes assumed per value of a variable-width column (its offset and a short string).
 const VARIABLE_WIDTH_BYTES: usize = 20;
 
-/// Runs each aggregate that can spill (one that merges its input's groups) and whose rows
-/// would make a batch bigger than [`MAX_BATCH_BYTES`] with fewer rows per batch.
+/// Runs each operator that can spill sorted runs (an aggregate that merges its input's groups,
+/// a sort without a limit) and whose rows would make a batch bigger than [`MAX_BATCH_BYTES`]
+/// with fewer rows per batch.
 #[derive(Debug, Default)]
-pub struct BoundWideGroupBatches;
+pub struct BoundWideSpillBatches;
 
-impl PhysicalOptimizerRule for BoundWideGroupBatches {
+impl PhysicalOptimizerRule for BoundWideSpillBatches {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
@@ -46,26 +52,26 @@ impl PhysicalOptimizerRule for BoundWideGroupBatches {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let session_rows = config.execution.batch_size.get();
         plan.transform_up(|node| {
-            let Some(rows) = wide_group_batch_rows(node.as_ref(), session_rows) else {
+            let Some(rows) = wide_spill_batch_rows(node.as_ref(), session_rows) else {
                 return Ok(Transformed::no(node));
             };
             let [input] = node.children()[..] else {
-                return internal_err!("an aggregate has one input");
+                return internal_err!("an aggregate or a sort has one input");
             };
             let input = BatchSizeExec::new(Arc::clone(input), session_rows);
-            let aggregate = Arc::clone(&node).replace_children(
+            let bounded = Arc::clone(&node).replace_children(
                 vec![Arc::new(input)],
                 ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
             )?;
             Ok(Transformed::yes(
-                Arc::new(BatchSizeExec::new(aggregate, rows)) as Arc<dyn ExecutionPlan>,
+                Arc::new(BatchSizeExec::new(bounded, rows)) as Arc<dyn ExecutionPlan>,
             ))
         })
         .data()
     }
 
     fn name(&self) -> &str {
-        "bound_wide_group_batches"
+        "bound_wide_spill_batches"
     }
 
     fn schema_check(&self) -> bool {
@@ -73,21 +79,28 @@ impl PhysicalOptimizerRule for BoundWideGroupBatches {
     }
 }
 
-/// The rows per batch `plan` should run with when it is a grouping aggregate that may spill
-/// and `session_rows` of its rows exceed [`MAX_BATCH_BYTES`].
-fn wide_group_batch_rows(plan: &dyn ExecutionPlan, session_rows: usize) -> Option<usize> {
-    let aggregate = plan.downcast_ref::<AggregateExec>()?;
-    let merges = matches!(
-        aggregate.mode(),
-        AggregateMode::Final
-            | AggregateMode::FinalPartitioned
-            | AggregateMode::Single
-            | AggregateMode::SinglePartitioned
-    );
-    if !merges || aggregate.group_expr().expr().is_empty() {
+/// The rows per batch `plan` should run with when it may spill sorted runs (a grouping
+/// aggregate that merges, a sort that keeps every row) and `session_rows` of its rows exceed
+/// [`MAX_BATCH_BYTES`].
+fn wide_spill_batch_rows(plan: &dyn ExecutionPlan, session_rows: usize) -> Option<usize> {
+    let spills = if let Some(aggregate) = plan.downcast_ref::<AggregateExec>() {
+        let merges = matches!(
+            aggregate.mode(),
+            AggregateMode::Final
+                | AggregateMode::FinalPartitioned
+                | AggregateMode::Single
+                | AggregateMode::SinglePartitioned
+        );
+        merges && !aggregate.group_expr().expr().is_empty()
+    } else {
+        // A sort with a limit keeps its top rows in memory and never spills.
+        plan.downcast_ref::<SortExec>()
+            .is_some_and(|sort| sort.fetch().is_none())
+    };
+    if !spills {
         return None;
     }
-    let row_bytes = estimated_row_bytes(&aggregate.schema()).max(1);
+    let row_bytes = estimated_row_bytes(&plan.schema()).max(1);
     let rows = (MAX_BATCH_BYTES / row_bytes).max(MIN_BATCH_ROWS);
     (rows < session_rows).then_some(rows)
 }
