@@ -529,19 +529,20 @@ async fn executed_plan(ctx: &SessionContext, sql: &str) -> String {
     text
 }
 
-/// The physical plan of `sql` with each operator's metrics, once run to the end.
-async fn analyzed_plan(ctx: &SessionContext, sql: &str) -> String {
+/// The physical plan of `sql` with each operator's metrics, once run to the end, and the rows
+/// that run gave (as [`rows_as_run`] formats them).
+async fn analyzed_plan(ctx: &SessionContext, sql: &str) -> (String, Vec<String>) {
     let frame = sdds_sql::run_sql(ctx, sql).await.unwrap();
     let task = Arc::new(frame.task_ctx());
     let plan = frame.create_physical_plan().await.unwrap();
-    datafusion::physical_plan::collect(plan.clone(), task)
+    let batches = datafusion::physical_plan::collect(plan.clone(), task)
         .await
         .unwrap();
     let text =
         datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref())
             .indent(true)
             .to_string();
-    text
+    (text, sdds_testkit::format_rows(&batches))
 }
 
 /// The rows a plan line's operator gave, from its `output_rows` metric.
@@ -702,7 +703,7 @@ async fn a_join_prunes_the_stored_cte_it_probes_with_its_build_side_keys() {
                       (SELECT count(*) FROM per_event) AS events \
                FROM billingeventfeed_v1 a LEFT JOIN per_event p ON a.billing_event_id = p.billing_event_id \
                WHERE a.action = 'DISBURSED' GROUP BY a.action";
-    let plan = analyzed_plan(&ctx, sql).await;
+    let (plan, stored) = analyzed_plan(&ctx, sql).await;
     let probed = plan
         .lines()
         .find(|l| l.contains("StoredExec: per_event") && l.contains("pushed="))
@@ -710,7 +711,6 @@ async fn a_join_prunes_the_stored_cte_it_probes_with_its_build_side_keys() {
     assert!(probed.contains("DynamicFilter"), "{probed}");
     // Only the 31 DISBURSED events' rows are read of the 71 stored.
     assert_eq!(output_rows(probed), 31, "{plan}");
-    let stored = rows_as_run(&ctx, sql).await;
     assert_eq!(stored, rows(&ctx, sql).await);
     // sample-feeds/README.md, E2: 71 events, each its own id; 31 of them DISBURSED, and each
     // disbursement block (the failed one too) nets to 0.
@@ -739,7 +739,7 @@ async fn a_cte_that_groups_a_fanning_join_and_is_only_looked_up_is_pruned_per_lo
                FROM line l CROSS JOIN (VALUES (1), (2), (3), (4), (5), (6), (7), (8)) AS copies(n) \
                LEFT JOIN pairs p1 ON l.billing_event_id = p1.billing_event_id AND p1.other IS NOT NULL \
                LEFT JOIN pairs p2 ON l.invoice_id = p2.invoice_id AND l.billing_event_id = p2.billing_event_id";
-    let plan = analyzed_plan(&ctx, sql).await;
+    let (plan, stored) = analyzed_plan(&ctx, sql).await;
     assert!(!plan.contains("StoredExec: pairs"), "{plan}");
     let pruned: Vec<usize> = plan
         .lines()
@@ -748,7 +748,6 @@ async fn a_cte_that_groups_a_fanning_join_and_is_only_looked_up_is_pruned_per_lo
         .collect();
     assert!(!pruned.is_empty(), "{plan}");
     assert!(pruned.iter().all(|&rows| rows <= 31), "{plan}");
-    let stored = rows_as_run(&ctx, sql).await;
     assert_eq!(stored, rows(&ctx, sql).await);
 }
 
@@ -851,12 +850,12 @@ async fn a_grouping_of_wide_rows_runs_in_smaller_batches_than_its_input() {
         "SELECT count(*), sum(k) FROM (SELECT DISTINCT * FROM ({}))",
         wide_rows()
     );
-    let plan = analyzed_plan(&ctx, &sql).await;
+    let (plan, grouped) = analyzed_plan(&ctx, &sql).await;
     let (rows, aggregate) = bounded_batch_rows(&plan, "AggregateExec");
     assert!(rows < 8192, "{plan}");
     assert!(!aggregate.contains("spill_count=0"), "{plan}");
     // The keys 0..74999, each once: 74999 * 75000 / 2.
-    assert_eq!(rows_as_run(&ctx, &sql).await, vec!["75000|2812462500"]);
+    assert_eq!(grouped, vec!["75000|2812462500"]);
 }
 
 #[tokio::test]
@@ -864,12 +863,11 @@ async fn a_sort_of_wide_rows_spills_in_smaller_batches_than_its_input() {
     let spill = tempfile::tempdir().unwrap();
     let (_dir, ctx) = one_partition_in_64_mib(spill.path()).await;
     let sql = format!("SELECT * FROM ({}) ORDER BY k DESC, c1", wide_rows());
-    let plan = analyzed_plan(&ctx, &sql).await;
+    let (plan, sorted) = analyzed_plan(&ctx, &sql).await;
     let (rows, sort) = bounded_batch_rows(&plan, "SortExec");
     assert!(rows < 8192, "{plan}");
     assert!(!sort.contains("spill_count=0"), "{plan}");
     // Every key from 74999 down to 0, twice, each row whole.
-    let sorted = rows_as_run(&ctx, &sql).await;
     assert_eq!(sorted.len(), 150_000);
     for (i, row) in sorted.iter().enumerate() {
         let k = 74_999 - i / 2;
