@@ -13,9 +13,11 @@ use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::TrackConsumersPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
+use datafusion::physical_plan::metrics::SpillMetrics;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::SpillManager;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
 use deltalake::DeltaTable;
@@ -75,8 +77,24 @@ impl Resources {
     }
 }
 
-/// How sorts, aggregations and stored CTEs compress what they spill.
-pub(crate) const SPILL_COMPRESSION: SpillCompression = SpillCompression::Lz4Frame;
+/// How sorts, aggregations, window chains and stored CTEs compress what they spill, unless a
+/// statement `SET`s `datafusion.execution.spill_compression`.
+const SPILL_COMPRESSION: SpillCompression = SpillCompression::Lz4Frame;
+
+/// A spill manager for rows of `schema`, compressing as `context`'s session does (see
+/// [`SPILL_COMPRESSION`]).
+pub(crate) fn spill_manager(
+    context: &TaskContext,
+    metrics: SpillMetrics,
+    schema: SchemaRef,
+) -> SpillManager {
+    let compression = context
+        .session_config()
+        .options()
+        .execution
+        .spill_compression;
+    SpillManager::new(context.runtime_env(), metrics, schema).with_compression_type(compression)
+}
 
 /// A hash join whose build side is below this fraction of the memory limit builds it once for
 /// all partitions (DataFusion's default: 1 MB).
@@ -134,7 +152,9 @@ pub async fn open_session(
         .parquet
         .schema_force_view_types = false;
     config.options_mut().sql_parser.map_string_types_to_utf8view = false;
-    // A 10 M-event report spills tens of GB of text; LZ4 makes that a fraction, for little CPU.
+    // A 10 M-event report spills tens of GB of text; LZ4 makes that a quarter. Uncompressed, AWS's
+    // billed-revenue report wrote 90 GB there (34 GB on disk at once) and ran 9 % longer, as
+    // spill outgrew the page cache; at 1 M, where it fits, uncompressed ran 13 % faster.
     config.options_mut().execution.spill_compression = SPILL_COMPRESSION;
     // A lookup of a 10 M-event seller (300 000 addresses, 30-60 MB) is still built once and
     // probed by every partition: partitioned instead, each of a report's stacked joins hashes

@@ -194,12 +194,13 @@ impl CtePlan {
                 .query_planner()
                 .create_physical_plan(&plan, &state)
                 .await?;
+            let task = ctx.task_ctx();
             let streams = datafusion::physical_plan::execute_stream_partitioned(
                 Arc::clone(&physical),
-                ctx.task_ctx(),
+                Arc::clone(&task),
             )?;
             let budget = stored::memory_budget(&ctx.runtime_env()).saturating_sub(held);
-            let rows = StoredRows::store(&name.value, streams, &ctx.runtime_env(), budget)
+            let rows = StoredRows::store(&name.value, streams, &task, budget)
                 .await?
                 .partitioned_as(physical.properties().output_partitioning());
             held += rows.memory_size();

@@ -108,11 +108,12 @@ impl fmt::Debug for StoredRows {
 impl StoredRows {
     /// Drains `streams` (one per partition, all at once as `collect_partitioned` does: a
     /// plan's partitions may wait on each other through its repartitions) into memory while
-    /// the pool and `budget` bytes allow, and a partition into a spill file after that.
+    /// the pool and `budget` bytes allow, and a partition into a spill file after that,
+    /// compressed as `context`'s session compresses its spills.
     pub async fn store(
         name: &str,
         streams: Vec<SendableRecordBatchStream>,
-        runtime: &Arc<RuntimeEnv>,
+        context: &TaskContext,
         budget: usize,
     ) -> Result<StoredRows> {
         // The executed plan's own schema: its types are what the batches hold (the logical
@@ -122,14 +123,10 @@ impl StoredRows {
         };
         let reservation = MemoryConsumer::new(format!("stored subplan {name}"))
             .with_can_spill(true)
-            .register(&runtime.memory_pool);
+            .register(context.memory_pool());
         let metrics = ExecutionPlanMetricsSet::new();
-        let spill = SpillManager::new(
-            runtime.clone(),
-            SpillMetrics::new(&metrics, 0),
-            schema.clone(),
-        )
-        .with_compression_type(crate::session::SPILL_COMPRESSION);
+        let spill =
+            crate::session::spill_manager(context, SpillMetrics::new(&metrics, 0), schema.clone());
         let stored = streams
             .into_iter()
             .map(|stream| store_partition(name, stream, &schema, &spill, &reservation, budget));
@@ -783,7 +780,8 @@ mod tests {
 
     use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    use datafusion::common::config::SpillCompression;
+    use datafusion::prelude::SessionConfig;
 
     use super::*;
 
@@ -817,10 +815,9 @@ mod tests {
             Box::pin(RecordBatchStreamAdapter::new(schema.clone(), first)),
             Box::pin(RecordBatchStreamAdapter::new(schema.clone(), second)),
         ];
-        let runtime = RuntimeEnvBuilder::new().build_arc().unwrap();
         let stored = tokio::time::timeout(
             Duration::from_secs(10),
-            StoredRows::store("t", streams, &runtime, usize::MAX),
+            StoredRows::store("t", streams, &TaskContext::default(), usize::MAX),
         )
         .await
         .expect("storing waited on a partition that was never read")
@@ -853,29 +850,36 @@ mod tests {
         let values = arrow::array::BinaryArray::from_iter_values(&repeating);
         let written =
             RecordBatch::try_new(schema.clone(), vec![Arc::new(zeros), Arc::new(values)]).unwrap();
-        let stream = futures::stream::iter([Ok(written.clone())]);
-        let streams: Vec<SendableRecordBatchStream> = vec![Box::pin(
-            RecordBatchStreamAdapter::new(schema.clone(), stream),
-        )];
-        let runtime = RuntimeEnvBuilder::new().build_arc().unwrap();
-        let stored = StoredRows::store("t", streams, &runtime, 0).await.unwrap();
-        let Rows::Disk { file, .. } = &stored.partitions[0].rows else {
-            panic!("a budget of 0 spills");
-        };
-        let on_disk = std::fs::metadata(file.path().unwrap()).unwrap().len();
-        assert!(
-            on_disk * 4 < get_record_batch_memory_size(&written) as u64,
-            "{on_disk} bytes on disk: the runs were not compressed"
-        );
-        let read: Vec<RecordBatch> = stored.read(0, None).unwrap().try_collect().await.unwrap();
-        assert_eq!(read, vec![written.clone()]);
-        let projected: Vec<RecordBatch> = stored
-            .read(0, Some(&vec![1]))
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        assert_eq!(projected, vec![written.project(&[1]).unwrap()]);
+        // Compressed as the session compresses its spills.
+        for compression in [SpillCompression::Lz4Frame, SpillCompression::Uncompressed] {
+            let stream = futures::stream::iter([Ok(written.clone())]);
+            let streams: Vec<SendableRecordBatchStream> = vec![Box::pin(
+                RecordBatchStreamAdapter::new(schema.clone(), stream),
+            )];
+            let mut config = SessionConfig::new();
+            config.options_mut().execution.spill_compression = compression;
+            let context = TaskContext::default().with_session_config(config);
+            let stored = StoredRows::store("t", streams, &context, 0).await.unwrap();
+            let Rows::Disk { file, .. } = &stored.partitions[0].rows else {
+                panic!("a budget of 0 spills");
+            };
+            let on_disk = std::fs::metadata(file.path().unwrap()).unwrap().len();
+            let compressed = on_disk * 4 < get_record_batch_memory_size(&written) as u64;
+            assert_eq!(
+                compressed,
+                compression == SpillCompression::Lz4Frame,
+                "{on_disk} bytes on disk with {compression:?}"
+            );
+            let read: Vec<RecordBatch> = stored.read(0, None).unwrap().try_collect().await.unwrap();
+            assert_eq!(read, vec![written.clone()]);
+            let projected: Vec<RecordBatch> = stored
+                .read(0, Some(&vec![1]))
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            assert_eq!(projected, vec![written.project(&[1]).unwrap()]);
+        }
     }
 
     #[tokio::test]
@@ -896,9 +900,8 @@ mod tests {
                     as SendableRecordBatchStream
             })
             .collect();
-        let runtime = RuntimeEnvBuilder::new().build_arc().unwrap();
         let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
-        let rows = StoredRows::store("t", streams, &runtime, usize::MAX)
+        let rows = StoredRows::store("t", streams, &TaskContext::default(), usize::MAX)
             .await
             .unwrap()
             .partitioned_as(&Partitioning::Hash(vec![key], 2));

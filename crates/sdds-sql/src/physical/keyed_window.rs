@@ -507,12 +507,11 @@ impl ExecutionPlan for KeySortWindowExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let wide = self.input.execute(partition, Arc::clone(&context))?;
-        let spill = SpillManager::new(
-            context.runtime_env(),
+        let spill = crate::session::spill_manager(
+            &context,
             SpillMetrics::new(&self.metrics, partition),
             self.input.schema(),
-        )
-        .with_compression_type(crate::session::SPILL_COMPRESSION);
+        );
         let reservation = MemoryConsumer::new(format!("KeySortWindowExec[{partition}] rows"))
             .with_can_spill(true)
             .register(context.memory_pool());
