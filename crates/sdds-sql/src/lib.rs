@@ -16,6 +16,7 @@ pub mod dialect;
 mod error;
 pub mod functions;
 pub mod legacy;
+pub mod logical;
 pub mod materialize;
 mod memory_pool;
 pub mod physical;

@@ -47,6 +47,9 @@ pub fn session_context(
         .with_physical_optimizer_rules(crate::physical::optimizer_rules(memory_limit))
         .with_type_planner(Arc::new(PrestoTypes))
         .with_analyzer_rule(Arc::new(AthenaCasts::default()));
+    for rule in crate::logical::optimizer_rules() {
+        builder = builder.with_optimizer_rule(rule);
+    }
     if let Some(planners) = builder.expr_planners() {
         planners.insert(0, Arc::new(PrestoExprs::default()));
     }
