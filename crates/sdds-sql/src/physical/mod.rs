@@ -68,6 +68,10 @@ pub use ranking_window::{CountRankingWindows, RankingWindowExec};
 pub use reduced_build::BuildOnReducedSide;
 pub use wide_batches::{BatchSizeExec, BoundWideSpillBatches};
 
+/// Runs SQL in tests: its rows as pretty-printed lines and its physical plan.
+#[cfg(test)]
+pub(crate) use narrow_window::tests::sorted_rows;
+
 /// DataFusion's physical optimizer rules with ours: [`BuildOnKnownSide`] and then
 /// [`BuildOnReducedSide`] (for a session limited to `memory_limit` bytes) right after join
 /// selection, [`CountRankingWindows`], [`GroupWholePartitionWindows`], [`SortWindowKeysOnly`]

@@ -480,20 +480,14 @@ pub(super) mod tests {
     }
 
     /// The rows of `sql`, sorted, and its physical plan.
-    pub(in crate::physical) async fn sorted_rows(
-        ctx: &SessionContext,
-        sql: &str,
-    ) -> (Vec<String>, String) {
+    pub(crate) async fn sorted_rows(ctx: &SessionContext, sql: &str) -> (Vec<String>, String) {
         let (mut rows, plan) = rows(ctx, sql).await;
         rows.sort();
         (rows, plan)
     }
 
     /// The rows of `sql`, in the order they came, and its physical plan.
-    pub(in crate::physical) async fn rows(
-        ctx: &SessionContext,
-        sql: &str,
-    ) -> (Vec<String>, String) {
+    pub(crate) async fn rows(ctx: &SessionContext, sql: &str) -> (Vec<String>, String) {
         let frame = ctx.sql(sql).await.unwrap();
         let plan = frame.clone().create_physical_plan().await.unwrap();
         let text = datafusion::physical_plan::displayable(plan.as_ref())
